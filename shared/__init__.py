@@ -1,0 +1,1 @@
+"""PCF pipeline shared library: all logic lives here; functions/ only wire it."""

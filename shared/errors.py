@@ -1,0 +1,11 @@
+"""Error classes that decide ack vs retry (see entrypoint)."""
+
+from __future__ import annotations
+
+
+class PermanentError(RuntimeError):
+    """Can never succeed as sent: log at ERROR, record it, acknowledge (no retry)."""
+
+
+class TransientError(RuntimeError):
+    """May succeed later (5xx, rate limit, lock, timeout): raise so Pub/Sub redelivers."""

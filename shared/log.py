@@ -1,0 +1,88 @@
+"""Structured logging: one JSON object per line with ``severity`` (Cloud Logging format)."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+_LOGGER_NAME = "pcf"
+# Immutable default: every log_context() sets a fresh dict.
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "pcf_log_context", default=MappingProxyType({})
+)
+
+
+def _default(value: object) -> object:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON line: severity, message, context and fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "severity": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(),
+        }
+        payload.update(getattr(record, "pcf_context", {}) or {})
+        payload.update(getattr(record, "pcf_fields", {}) or {})
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=_default, sort_keys=False)
+
+
+def configure(level: str = "INFO", stream: Any = None) -> None:
+    """Install the JSON handler on the ``pcf`` logger (idempotent)."""
+    logger = logging.getLogger(_LOGGER_NAME)
+    logger.setLevel(level)
+    logger.propagate = True
+    for handler in list(logger.handlers):
+        if getattr(handler, "_pcf", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._pcf = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Attach fields (run_id, game_date, message_id, ...) to every log line inside the block."""
+    merged = {**_context.get(), **{k: v for k, v in fields.items() if v is not None}}
+    token = _context.set(merged)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def event(severity: str, message: str, **fields: Any) -> None:
+    """Log one structured event at ``severity`` (DEBUG/INFO/WARNING/ERROR/CRITICAL)."""
+    logger = logging.getLogger(_LOGGER_NAME)
+    level = logging.getLevelName(severity.upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    logger.log(level, message, extra={"pcf_context": dict(_context.get()), "pcf_fields": fields})
+
+
+def exception(message: str, **fields: Any) -> None:
+    """Log an ERROR event with the current exception's traceback."""
+    logging.getLogger(_LOGGER_NAME).error(
+        message,
+        exc_info=True,
+        extra={"pcf_context": dict(_context.get()), "pcf_fields": fields},
+    )

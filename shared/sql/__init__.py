@@ -1,0 +1,1 @@
+"""Named SQL, BigQuery dialect: ``{table}`` placeholders for identifiers, ``@name`` for values."""

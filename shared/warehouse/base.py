@@ -1,0 +1,161 @@
+"""The Warehouse port: named BigQuery-dialect SQL in, rows out; adapters implement it."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from string import Formatter
+from typing import Any
+
+import pandas as pd
+
+from shared.config import Settings, validate_identifier
+from shared.errors import PermanentError, TransientError
+from shared.warehouse.schemas import TableSchema, get_schema
+
+Row = dict[str, Any]
+Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Sql:
+    """A named query in BigQuery dialect: ``{table}`` placeholders, ``@name`` parameters."""
+
+    name: str
+    text: str
+    types: Mapping[str, str] = field(default_factory=dict)
+
+    def placeholders(self) -> set[str]:
+        """The ``{...}`` identifiers the text refers to."""
+        return {f for _, f, _, _ in Formatter().parse(self.text) if f}
+
+
+class WarehouseError(PermanentError):
+    """A warehouse call failed permanently (bad SQL, missing table, ...)."""
+
+
+class TransientWarehouseError(TransientError, WarehouseError):
+    """A warehouse call failed in a way a retry may fix (5xx, rate limit, lock)."""
+
+
+class Warehouse(ABC):
+    """Port to the warehouse; every call counts as one round trip."""
+
+    dialect: str = "bigquery"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._trips = 0
+        self._lock = threading.Lock()
+
+    # -- round trips -------------------------------------------------------------------------
+    @property
+    def round_trips(self) -> int:
+        """Number of warehouse calls made so far by this instance."""
+        return self._trips
+
+    def _count(self) -> None:
+        with self._lock:
+            self._trips += 1
+
+    # -- identifiers ---------------------------------------------------------------------------
+    @abstractmethod
+    def qualify(self, dataset: str, table: str) -> str:
+        """Render a dataset.table reference in this backend's SQL."""
+
+    def table(self, name: str) -> str:
+        """Qualified reference of a pipeline table (validated)."""
+        schema = get_schema(name)
+        return self.qualify(self.settings.dataset(schema.dataset_key), validate_identifier(name))
+
+    def dataset_table(self, dataset_key: str, name: str) -> str:
+        """Qualified reference of an ad-hoc table (staging, backup) in a dataset key."""
+        return self.qualify(
+            self.settings.dataset(dataset_key), validate_identifier(name, "table name")
+        )
+
+    def render(self, sql: Sql, idents: Mapping[str, str] | None = None) -> str:
+        """Fill ``{table}`` placeholders: pipeline tables by name, others from ``idents``."""
+        values: dict[str, str] = {}
+        for name in sql.placeholders():
+            if idents and name in idents:
+                values[name] = idents[name]
+            else:
+                values[name] = self.table(name)
+        return sql.text.format(**values)
+
+    # -- operations ----------------------------------------------------------------------------
+    @abstractmethod
+    def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
+        """Run a SELECT and return rows as dicts."""
+
+    @abstractmethod
+    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
+        """Run DML/DDL; return affected rows (0 when not applicable)."""
+
+    @abstractmethod
+    def insert_rows(self, table: str, rows: Rows) -> int:
+        """Append rows to a pipeline table (batch load, never streaming); return rows loaded."""
+
+    @abstractmethod
+    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
+        """Load rows into a staging table shaped like ``like``; return its qualified name."""
+
+    @abstractmethod
+    def drop_staging(self, qualified: str) -> None:
+        """Drop a staging table made by ``stage_rows`` (missing is fine)."""
+
+    @abstractmethod
+    def copy_rows_to_new_table(
+        self,
+        sql: Sql,
+        params: Mapping[str, Any],
+        dataset_key: str,
+        name: str,
+        expiration_days: int | None,
+        **idents: str,
+    ) -> str:
+        """Create (or replace) ``dataset.name`` from a SELECT; return its qualified name."""
+
+    @abstractmethod
+    def table_exists(self, dataset_key: str, name: str) -> bool:
+        """Whether an ad-hoc table exists."""
+
+    @abstractmethod
+    def create_all(self) -> list[str]:
+        """Create every dataset and pipeline table that is missing; return what exists."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+def rows_to_frame(schema: TableSchema, rows: Rows) -> pd.DataFrame:
+    """Rows (dicts or a DataFrame) as a DataFrame with exactly the schema's columns."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    missing = [c for c in schema.column_names if c not in frame.columns]
+    for name in missing:
+        frame[name] = None
+    extra = [c for c in frame.columns if c not in schema.column_names]
+    if extra:
+        raise WarehouseError(f"columns {extra} are not in table {schema.name}")
+    return frame[schema.column_names]
+
+
+def json_value(value: Any) -> Any:
+    """A value as it goes into newline-delimited JSON for a load job."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:  # NaN is NULL
+        return None
+    if value is pd.NaT or (not isinstance(value, (str, bytes, list, dict)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,0 +1,251 @@
+"""BigQuery adapter: the real google-cloud-bigquery client (also used against bqemulator)."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
+
+from shared.config import Settings
+from shared.warehouse.base import (
+    Row,
+    Rows,
+    Sql,
+    TransientWarehouseError,
+    Warehouse,
+    WarehouseError,
+    json_value,
+    rows_to_frame,
+)
+from shared.warehouse.schemas import TableSchema, get_schema, load_schemas
+
+_TRANSIENT = (
+    gexc.ServerError,
+    gexc.TooManyRequests,
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _param_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, Decimal):
+        return "NUMERIC"
+    if isinstance(value, datetime):
+        return "TIMESTAMP"
+    if isinstance(value, date):
+        return "DATE"
+    return "STRING"
+
+
+def query_parameters(
+    params: Mapping[str, Any], types: Mapping[str, str]
+) -> list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]:
+    """Typed BigQuery parameters: declared types first, else inferred from the value."""
+    out: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter] = []
+    for name, value in params.items():
+        declared = types.get(name)
+        if isinstance(value, (list, tuple)):
+            element = (
+                declared.removeprefix("ARRAY<").removesuffix(">")
+                if declared
+                else (_param_type(value[0]) if value else "STRING")
+            )
+            out.append(bigquery.ArrayQueryParameter(name, element, list(value)))
+        else:
+            out.append(bigquery.ScalarQueryParameter(name, declared or _param_type(value), value))
+    return out
+
+
+def _schema_fields(schema: TableSchema) -> list[bigquery.SchemaField]:
+    return [
+        bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description or "")
+        for c in schema.columns
+    ]
+
+
+class BigQueryWarehouse(Warehouse):
+    """Google BigQuery through ``google-cloud-bigquery``; batch loads, never streaming."""
+
+    dialect = "bigquery"
+
+    def __init__(self, settings: Settings, project: str, client: Any | None = None) -> None:
+        super().__init__(settings)
+        self.project = project
+        if client is None:
+            options: dict[str, Any] = {}
+            kwargs: dict[str, Any] = {}
+            if settings.bigquery_api_endpoint:
+                from google.auth.credentials import AnonymousCredentials
+
+                options["api_endpoint"] = settings.bigquery_api_endpoint
+                kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
+            client = bigquery.Client(
+                project=project,
+                location=settings.bigquery_location,
+                client_options=options or None,
+                **kwargs,
+            )
+        self.client = client
+
+    def qualify(self, dataset: str, table: str) -> str:
+        """Backticked ``project.dataset.table``."""
+        return f"`{self.project}.{dataset}.{table}`"
+
+    def _table_id(self, dataset: str, table: str) -> str:
+        return f"{self.project}.{dataset}.{table}"
+
+    def _job(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Any:
+        text = self.render(sql, idents)
+        config = bigquery.QueryJobConfig(
+            query_parameters=query_parameters(params or {}, sql.types),
+            labels={"pcf_query": sql.name.lower().replace(".", "_")[:63]},
+        )
+        self._count()
+        try:
+            job = self.client.query(text, job_config=config)
+            job.result()
+        except _TRANSIENT as exc:
+            raise TransientWarehouseError(f"{sql.name}: {exc}") from exc
+        except gexc.GoogleAPIError as exc:
+            raise WarehouseError(f"{sql.name} failed on BigQuery: {exc}") from exc
+        return job
+
+    def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
+        """Run a SELECT and return rows as dicts."""
+        job = self._job(sql, params, idents)
+        return [dict(row.items()) for row in job.result()]
+
+    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
+        """Run DML/DDL; return affected rows."""
+        job = self._job(sql, params, idents)
+        return int(job.num_dml_affected_rows or 0)
+
+    def _load(self, table_id: str, schema: TableSchema, rows: Rows, truncate: bool) -> int:
+        frame = rows_to_frame(schema, rows)
+        buf = io.BytesIO()
+        names = schema.column_names
+        for record in frame.itertuples(index=False, name=None):
+            obj = {n: json_value(v) for n, v in zip(names, record, strict=True)}
+            buf.write(json.dumps(obj, default=str).encode("utf-8"))
+            buf.write(b"\n")
+        if frame.empty:
+            return 0
+        buf.seek(0)
+        config = bigquery.LoadJobConfig(
+            schema=_schema_fields(schema),
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=(
+                bigquery.WriteDisposition.WRITE_TRUNCATE
+                if truncate
+                else bigquery.WriteDisposition.WRITE_APPEND
+            ),
+        )
+        self._count()
+        try:
+            # A file-object load takes the resumable path (works on bqemulator too).
+            job = self.client.load_table_from_file(buf, table_id, job_config=config, rewind=True)
+            job.result()
+        except _TRANSIENT as exc:
+            raise TransientWarehouseError(f"load into {table_id}: {exc}") from exc
+        except gexc.GoogleAPIError as exc:
+            raise WarehouseError(f"load into {table_id} failed: {exc}") from exc
+        return len(frame)
+
+    def insert_rows(self, table: str, rows: Rows) -> int:
+        """Append rows with a batch load job."""
+        schema = get_schema(table)
+        dataset = self.settings.dataset(schema.dataset_key)
+        return self._load(self._table_id(dataset, table), schema, rows, truncate=False)
+
+    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
+        """Load rows into a fresh table in the staging dataset (expires with the dataset default)."""
+        name = f"{like}__{tag}__{uuid.uuid4().hex[:8]}"
+        dataset = self.settings.dataset_staging
+        self._load(self._table_id(dataset, name), get_schema(like), rows, truncate=True)
+        return self.qualify(dataset, name)
+
+    def drop_staging(self, qualified: str) -> None:
+        """Delete a staging table (missing is fine)."""
+        self._count()
+        self.client.delete_table(qualified.strip("`"), not_found_ok=True)
+
+    def copy_rows_to_new_table(
+        self,
+        sql: Sql,
+        params: Mapping[str, Any],
+        dataset_key: str,
+        name: str,
+        expiration_days: int | None,
+        **idents: str,
+    ) -> str:
+        """CREATE OR REPLACE TABLE … AS SELECT, then set its expiration."""
+        target = self.dataset_table(dataset_key, name)
+        ctas = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
+        self._job(ctas, params, idents)
+        if expiration_days:
+            table = self.client.get_table(target.strip("`"))
+            table.expires = datetime.now(UTC) + timedelta(days=expiration_days)
+            self._count()
+            self.client.update_table(table, ["expires"])
+        return target
+
+    def table_exists(self, dataset_key: str, name: str) -> bool:
+        """Whether ``dataset.name`` exists."""
+        self._count()
+        try:
+            self.client.get_table(self._table_id(self.settings.dataset(dataset_key), name))
+        except gexc.NotFound:
+            return False
+        return True
+
+    def create_all(self) -> list[str]:
+        """Create datasets and tables from infra/schemas (exists_ok)."""
+        schemas = load_schemas()
+        keys = {s.dataset_key for s in schemas.values()} | {"staging", "backup"}
+        for key in sorted(keys):
+            ds = bigquery.Dataset(f"{self.project}.{self.settings.dataset(key)}")
+            ds.location = self.settings.bigquery_location
+            if key == "staging":
+                ds.default_table_expiration_ms = 24 * 3600 * 1000
+            if key == "backup":
+                ds.default_table_expiration_ms = (
+                    self.settings.backup_expiration_days * 24 * 3600 * 1000
+                )
+            self._count()
+            self.client.create_dataset(ds, exists_ok=True)
+        made = []
+        for schema in schemas.values():
+            dataset = self.settings.dataset(schema.dataset_key)
+            table = bigquery.Table(
+                self._table_id(dataset, schema.name), schema=_schema_fields(schema)
+            )
+            if schema.partition_field:
+                table.time_partitioning = bigquery.TimePartitioning(
+                    type_=bigquery.TimePartitioningType.DAY, field=schema.partition_field
+                )
+            if schema.clustering:
+                table.clustering_fields = list(schema.clustering)
+            table.description = schema.description
+            self._count()
+            self.client.create_table(table, exists_ok=True)
+            made.append(self.table(schema.name))
+        return made
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.client.close()
