@@ -6,6 +6,7 @@ import base64
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class LocalBus(Publisher):
         self.published: list[Published] = []
         self._ids = itertools.count(1)
         self._pending = 0
+        self.completed: Counter[str] = Counter()
         self._cond = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pcf-bus")
 
@@ -111,6 +113,7 @@ class LocalBus(Publisher):
                     time.sleep(delay)
         finally:
             with self._cond:
+                self.completed[item.topic_key] += 1
                 self._pending -= 1
                 self._cond.notify_all()
 

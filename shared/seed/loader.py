@@ -104,7 +104,7 @@ class SeedError(Exception):
 
 
 def player_lookup(name: str) -> str:
-    """Normalize a player name: NFKD to ASCII, lowercase, keep only [a-z0-9] ("P.J. Tucker" → pjtucker)."""
+    """Fold a name to its lookup key: NFKD→ASCII, lowercase, only [a-z0-9] (P.J. Tucker → pjtucker)."""
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return _NON_ALNUM.sub("", folded.lower())
 
@@ -114,7 +114,7 @@ def derive_tables(
     stale_upcg: Mapping[date, int] | None = None,
     processed_at: datetime | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Derive the six input tables (keyed by table name, columns as infra/schemas) from a season folder."""
+    """Derive the six input tables (by name, columns as infra/schemas) from a season folder."""
     stamp = _utc_stamp(processed_at)
     raw = _read_season(Path(source_dir))
     people = _identities(raw["player_game_logs"], raw["players"], raw["player_shot_zones"])
@@ -201,7 +201,7 @@ def _read_files(files: Sequence[Path], kind: str) -> pd.DataFrame:
             if path.suffix == ".parquet":
                 frame = pd.read_parquet(path)
             else:
-                # game_id is a zero-padded string ("0022200001"); read as int it would lose its zeros.
+                # game_id is zero-padded ("0022200001"); read as an int it would lose its zeros.
                 frame = pd.read_csv(path, dtype={"game_id": str})
         except (OSError, ValueError, ImportError) as exc:
             raise SeedError(f"cannot read {path} ({exc}): check the file is intact") from exc
@@ -421,7 +421,7 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
 
 
 def _lagged(frame: pd.DataFrame, by: str, columns: Sequence[str], lags: range) -> dict[str, Floats]:
-    """Per column a (rows × lags) matrix of the same group's k-th earlier row (NaN before its start).
+    """Per column a (rows × lags) matrix of the group's k-th earlier row (NaN before its start).
 
     ``frame`` must be sorted by ``by`` then time; lag 0 is the row itself.
     """
@@ -438,7 +438,7 @@ def _lagged(frame: pd.DataFrame, by: str, columns: Sequence[str], lags: range) -
 def _as_of_before(
     left: pd.DataFrame, right: pd.DataFrame, by: str | None, columns: Sequence[str]
 ) -> pd.DataFrame:
-    """For each ``left`` row, ``columns`` of the latest ``right`` row (same ``by``) with day < left.day."""
+    """Per ``left`` row, ``columns`` of the latest ``right`` row (same ``by``) before its day."""
     keys = ["day"] if by is None else [by, "day"]
     probe = left[keys].assign(_row=np.arange(len(left))).sort_values("day", kind="stable")
     state = right[[*keys, *columns]].sort_values("day", kind="stable")
@@ -529,9 +529,8 @@ def _upcg_rows(
     games_before = grouped.cumcount()
     usage_sum = grouped["usage"].cumsum().fillna(0.0) - work["usage"].fillna(0.0)
     # cumsum skips NaN, so subtracting the row's own (filled) value leaves the sum before D.
-    usage_n = (
-        work["usage"].notna().groupby(work["pid"], sort=False).cumsum() - work["usage"].notna()
-    )
+    has_usage = work["usage"].notna().astype(np.int64)
+    usage_n = has_usage.groupby(work["pid"], sort=False).cumsum() - has_usage
     out["projected_usage_rate"] = np.where(
         (games_before >= PROJECTION_MIN_GAMES) & (usage_n > 0),
         usage_sum / usage_n.clip(lower=1),
@@ -566,7 +565,7 @@ def _age_on(day: pd.Series, birth_day: npt.NDArray[Any]) -> Floats:
 
 
 def _star_teammates_out(pgs: pd.DataFrame, roster: pd.DataFrame) -> Floats:
-    """Stars (≥ 10 games before D averaging ≥ 20 pts) absent on D whose last team is the player's."""
+    """Count stars (≥ 10 games before D, ≥ 20 pts) absent on D whose last team is the player's."""
     history = pgs[["pid", "day", "team", "pts"]].copy()
     grouped = history.groupby("pid", sort=False)
     history["games"] = grouped.cumcount() + 1
@@ -707,7 +706,7 @@ def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
     # Ties go to the first zone in paint, mid_range, perimeter order.
     best = np.argmax(np.where(np.isnan(matrix), -np.inf, matrix), axis=1)
     names = np.array([ZONE_NAMES[g] for g in ZONE_GROUPS], dtype=object)
-    out["weakest_zone"] = np.where(any_value, names[best], None)
+    out["weakest_zone"] = pd.Series(names[best], index=out.index, dtype=object).where(any_value)
     out["games_in_sample"] = out["sum_one"]
     out["early_season_flag"] = out["sum_one"] < DEFENSE_GAMES
     out["team_abbr"] = out["team"]
@@ -722,7 +721,7 @@ def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
 
 
 def _apply_stale(upcg: pd.DataFrame, stale: Mapping[date, int]) -> pd.DataFrame:
-    """Keep only the first N rows (by player_lookup) of each listed date: the 2023-02-23 incident."""
+    """Keep the first N rows (by player_lookup) of each listed date (the 2023-02-23 incident)."""
     counts = upcg.groupby("day").size()
     keep_n: dict[int, int] = {}
     for when, n in stale.items():
