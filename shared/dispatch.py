@@ -1,4 +1,4 @@
-"""Use case ``dispatch_backfill``: plan a range with one grouped query, fan out one message per date."""
+"""Use case ``dispatch_backfill``: plan a range in one grouped query, fan out one message a date."""
 
 from __future__ import annotations
 

@@ -68,9 +68,9 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    # process_date: var.process_date_max_instances (default 2) — BigQuery runs at most 2
-    # concurrent mutating DML statements per table (20 queued) and each instance MERGEs into
-    # player_composite_factors. The others take topology.functions.<fn>.max_instances.
+    # process_date: var.process_date_max_instances (default 2) — BigQuery runs at most
+    # 2 concurrent mutating DML statements per table (20 queued) and each instance MERGEs
+    # into player_composite_factors. The others take topology.functions.<fn>.max_instances.
     max_instance_count               = local.max_instances[each.key]
     min_instance_count               = 0
     max_instance_request_concurrency = 1 # one message per instance: the DML bound above holds

@@ -104,7 +104,7 @@ class SeedError(Exception):
 
 
 def player_lookup(name: str) -> str:
-    """Fold a name to its lookup key: NFKD→ASCII, lowercase, only [a-z0-9] (P.J. Tucker → pjtucker)."""
+    """Fold a name to its key: NFKD→ASCII, lowercase, only [a-z0-9] (P.J. Tucker → pjtucker)."""
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return _NON_ALNUM.sub("", folded.lower())
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shared.config import Settings
@@ -99,7 +101,7 @@ def plan_pubsub(
 
 def publisher_client(emulator_host: str) -> Any:
     """A google-cloud-pubsub PublisherClient bound to the emulator at ``emulator_host``."""
-    import grpc
+    import grpc  # type: ignore[import-untyped]
     from google.cloud import pubsub_v1
     from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
@@ -109,7 +111,7 @@ def publisher_client(emulator_host: str) -> Any:
 
 def subscriber_client(emulator_host: str) -> Any:
     """A google-cloud-pubsub SubscriberClient bound to the emulator at ``emulator_host``."""
-    import grpc
+    import grpc  # type: ignore[import-untyped]
     from google.cloud import pubsub_v1
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
@@ -118,8 +120,6 @@ def subscriber_client(emulator_host: str) -> Any:
 
 
 def _subscription_body(project: str, sub: SubscriptionInfo) -> dict[str, Any]:
-    from google.protobuf import duration_pb2
-
     body: dict[str, Any] = {
         "name": f"projects/{project}/subscriptions/{sub.name}",
         "topic": f"projects/{project}/topics/{sub.topic}",
@@ -130,8 +130,8 @@ def _subscription_body(project: str, sub: SubscriptionInfo) -> dict[str, Any]:
         body["ack_deadline_seconds"] = sub.ack_deadline_seconds
     if sub.minimum_backoff_seconds is not None and sub.maximum_backoff_seconds is not None:
         body["retry_policy"] = {
-            "minimum_backoff": duration_pb2.Duration(seconds=sub.minimum_backoff_seconds),
-            "maximum_backoff": duration_pb2.Duration(seconds=sub.maximum_backoff_seconds),
+            "minimum_backoff": timedelta(seconds=sub.minimum_backoff_seconds),
+            "maximum_backoff": timedelta(seconds=sub.maximum_backoff_seconds),
         }
     if sub.dead_letter_topic and sub.max_delivery_attempts:
         body["dead_letter_policy"] = {
@@ -149,10 +149,8 @@ def provision_pubsub(emulator_host: str, project: str, plan: PubSubPlan) -> None
     subscriber = subscriber_client(emulator_host)
     try:
         for topic in plan.topics:
-            try:
+            with contextlib.suppress(AlreadyExists):
                 publisher.create_topic(name=f"projects/{project}/topics/{topic}")
-            except AlreadyExists:
-                pass
         for sub in plan.subscriptions:
             body = _subscription_body(project, sub)
             try:

@@ -173,7 +173,7 @@ class BigQueryWarehouse(Warehouse):
         return self._load(self._table_id(dataset, table), schema, rows, truncate=False)
 
     def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
-        """Load rows into a fresh table in the staging dataset (expires with the dataset default)."""
+        """Load rows into a fresh staging table (it expires with the dataset default)."""
         name = f"{like}__{tag}__{uuid.uuid4().hex[:8]}"
         dataset = self.settings.dataset_staging
         self._load(self._table_id(dataset, name), get_schema(like), rows, truncate=True)

@@ -175,7 +175,9 @@ class DuckDBWarehouse(Warehouse):
         con.register(view, data)
         try:
             cols = ", ".join(schema.column_names)
-            con.execute(f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}")
+            # Identifiers come from the validated schema registry, never from input.
+            insert = f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}"  # noqa: S608
+            con.execute(insert)
         except duckdb.Error as exc:
             raise WarehouseError(f"loading {table} failed on DuckDB: {exc}") from exc
         finally:

@@ -1,0 +1,50 @@
+# PCF pipeline — every install step lives here (and in .ci/run, which calls these targets).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PCF := $(VENV)/bin/pcf
+STAMP := $(VENV)/.installed
+DEMO_DB := .pcf/demo.duckdb
+DEMO_WH := duckdb:///$(DEMO_DB)
+
+.PHONY: help venv demo test test-unit lint typecheck format bench bench-stack stack-up stack-down stack-status clean
+
+help:  ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with runtime + dev dependencies and the pcf command
+
+demo: $(STAMP)  ## the incident replay on the embedded default (DuckDB + in-process bus)
+	@$(PY) -m shared.demo --warehouse $(DEMO_WH)
+
+test: $(STAMP)  ## the whole test suite (unit, real season, infra, emulator stack)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)  ## fast tests only (no real season, no services)
+	$(PY) -m pytest tests/unit
+
+lint: $(STAMP)  ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)  ## full-season benchmarks on the embedded default (prints figures)
+	$(PY) -m tests.bench.season
+
+clean:
+	rm -rf .pcf build
+
+include infra/infra.mk
+-include shared/stack/stack.mk

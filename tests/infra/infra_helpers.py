@@ -1,0 +1,88 @@
+"""Helpers for the offline infra tests: paths, python-hcl2 normalisation, merged Terraform."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+TF_DIR = REPO_ROOT / "infra" / "terraform"
+SCHEMA_DIR = REPO_ROOT / "infra" / "schemas"
+TOPOLOGY_PATH = REPO_ROOT / "infra" / "topology.json"
+
+# Settings that only make sense on a laptop; never deployed (infra/deploy.sh keeps the same list).
+LOCAL_ONLY_SETTINGS = frozenset({"data_dir", "local_workers", "bigquery_api_endpoint"})
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps string literals and labels quoted (``'"name"'``); strip one layer."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Recursively unquote a parsed HCL value and drop python-hcl2's bookkeeping keys."""
+    if isinstance(value, dict):
+        return {
+            unquote(k): plain(v)
+            for k, v in value.items()
+            if k not in ("__is_block__", "__comments__")
+        }
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return unquote(value)
+
+
+class Terraform:
+    """All blocks of infra/terraform/*.tf, merged across files."""
+
+    def __init__(self, files: dict[str, dict[str, Any]], texts: dict[str, str]) -> None:
+        self.files = files
+        self.texts = texts
+        self.resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self.data: dict[str, dict[str, dict[str, Any]]] = {}
+        self.variables: dict[str, dict[str, Any]] = {}
+        self.locals: dict[str, Any] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, list[str]] = {}
+        for parsed in files.values():
+            for block in parsed.get("resource", []):
+                self._add_labeled(self.resources, block, comments=True)
+            for block in parsed.get("data", []):
+                self._add_labeled(self.data, block)
+            for block in parsed.get("variable", []):
+                for name, body in block.items():
+                    self.variables[unquote(name)] = plain(body)
+            for block in parsed.get("output", []):
+                for name, body in block.items():
+                    self.outputs[unquote(name)] = plain(body)
+            for block in parsed.get("locals", []):
+                self.locals.update(plain(block))
+
+    def _add_labeled(
+        self, target: dict[str, dict[str, Any]], block: dict[str, Any], comments: bool = False
+    ) -> None:
+        for rtype, named in block.items():
+            for name, body in named.items():
+                key = unquote(name)
+                target.setdefault(unquote(rtype), {})[key] = plain(body)
+                if comments:
+                    self.comments[f"{unquote(rtype)}.{key}"] = [
+                        c.get("value", "") for c in body.get("__comments__", [])
+                    ]
+
+    def resource(self, rtype: str, name: str) -> dict[str, Any]:
+        """The body of ``resource "<rtype>" "<name>"`` (fails the test when absent)."""
+        assert rtype in self.resources, f"no {rtype} resource in infra/terraform"
+        assert name in self.resources[rtype], f"no {rtype}.{name} in infra/terraform"
+        return self.resources[rtype][name]
+
+    @property
+    def text(self) -> str:
+        """All .tf sources concatenated."""
+        return "\n".join(self.texts.values())

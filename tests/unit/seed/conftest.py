@@ -1,0 +1,48 @@
+"""Seed test fixtures: the real 2022-23 season (skipped when absent) and a synthetic one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from shared.config import Settings
+from shared.seed import derive_tables, write_synthetic_season
+
+STAMP = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """The real-season folder from Settings (PCF_DATA_DIR); skip when it is not there."""
+    folder = Settings().data_dir
+    if not (folder / "schedule_2022_23.csv").is_file():
+        pytest.skip(
+            f"real 2022-23 season not found at {folder} (set PCF_DATA_DIR to the nba_2022_23 "
+            "folder to run the real-data seed tests)"
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_tables(real_dir: Path) -> dict[str, pd.DataFrame]:
+    return derive_tables(real_dir, processed_at=STAMP)
+
+
+@pytest.fixture(scope="session")
+def real_logs(real_dir: Path) -> pd.DataFrame:
+    """The raw player logs, read independently of the loader (CSV split, not the parquet)."""
+    files = sorted(real_dir.glob("player_game_logs_*.csv"))
+    return pd.concat([pd.read_csv(f, dtype={"game_id": str}) for f in files], ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_season(tmp_path_factory.mktemp("synthetic"), seed=7)
+
+
+@pytest.fixture(scope="session")
+def synthetic_tables(synthetic_dir: Path) -> dict[str, pd.DataFrame]:
+    return derive_tables(synthetic_dir, processed_at=STAMP)

@@ -1,0 +1,176 @@
+"""process_date on a small hand-built warehouse: SPEC §2.3 worked example, skips, idempotency."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from shared.app import App
+from shared.entrypoint import Delivery
+from shared.messages import ProcessDate
+from shared.processing import process_date
+from shared.sql import processing as sql
+from shared.warehouse import Sql
+
+D = date(2023, 2, 23)
+SEASON_START = date(2022, 10, 18)
+DELIVERY = Delivery("m-1", 1, None, {})
+
+
+def pgs(
+    player: str, day: date, minutes: float, usage: float | None, team: str = "AAA", opp: str = "BBB"
+) -> dict[str, Any]:
+    return {
+        "player_lookup": player,
+        "universal_player_id": f"{player}_001",
+        "game_id": f"g{day}",
+        "game_date": day,
+        "season_year": 2022,
+        "team_abbr": team,
+        "opponent_team_abbr": opp,
+        "minutes_played": minutes,
+        "usage_rate": usage,
+    }
+
+
+def seed_example(app: App) -> None:
+    """SPEC §2.5: PGS rows on D−1 (30, 25), D−3 (34, NULL), D−6 (36, 27), D−7 (40, 24),
+    D−10 (20, 20), plus D itself; a second player with no history."""
+    app.warehouse.insert_rows(
+        "nba_schedule",
+        [
+            {
+                "game_id": "g0",
+                "game_date": SEASON_START,
+                "season_year": 2022,
+                "home_team_abbr": "AAA",
+                "away_team_abbr": "BBB",
+                "game_status": 3,
+            },
+            {
+                "game_id": f"g{D}",
+                "game_date": D,
+                "season_year": 2022,
+                "home_team_abbr": "AAA",
+                "away_team_abbr": "BBB",
+                "game_status": 3,
+            },
+        ],
+    )
+    rows = [
+        pgs("p1", D - timedelta(days=off), m, u)
+        for off, m, u in [(1, 30, 25), (3, 34, None), (6, 36, 27), (7, 40, 24), (10, 20, 20)]
+    ]
+    rows += [pgs("p1", D, 33, 22), pgs("p2", D, 20, 15, "BBB", "AAA")]
+    app.warehouse.insert_rows("player_game_summary", rows)
+
+
+def output(app: App, day: date = D) -> list[dict[str, Any]]:
+    return app.warehouse.query(
+        Sql(
+            "t",
+            "SELECT * FROM {player_composite_factors} WHERE game_date = @d ORDER BY player_lookup",
+        ),
+        {"d": day},
+    )
+
+
+def test_synthetic_context_matches_the_worked_example(app: App) -> None:
+    seed_example(app)
+    ctx = {
+        r["player_lookup"]: r for r in app.warehouse.query(sql.CONTEXT_FROM_PGS, {"game_date": D})
+    }
+    p1 = ctx["p1"]
+    assert (
+        p1["days_rest"],
+        p1["back_to_back"],
+        p1["games_in_last_7_days"],
+        p1["minutes_in_last_7_days"],
+    ) == (0, True, 4, 140)
+    assert float(p1["avg_minutes_per_game_last_7"]) == 35.0
+    assert p1["back_to_backs_last_14_days"] == 1
+    assert float(p1["avg_usage_rate_last_7_games"]) == 24.0
+    assert p1["player_age"] is None and p1["projected_usage_rate"] is None
+    assert p1["star_teammates_out"] == 0
+    p2 = ctx["p2"]  # no game in the 14-day window
+    assert (
+        p2["days_rest"],
+        p2["games_in_last_7_days"],
+        float(p2["avg_minutes_per_game_last_7"]),
+        p2["avg_usage_rate_last_7_games"],
+    ) == (14, 0, 0.0, None)
+
+
+def test_process_writes_fallback_rows_with_fatigue_70(app: App, logs: Any) -> None:
+    seed_example(app)
+    result = process_date(app, ProcessDate(run_id="r1", game_date=D), DELIVERY)
+    assert (result.status, result.data_source, result.reason, result.rows_written) == (
+        "written",
+        "PGS_SYNTHETIC",
+        "upcg_empty",
+        2,
+    )
+    rows = {r["player_lookup"]: r for r in output(app)}
+    assert rows["p1"]["fatigue_score"] == 70 and float(rows["p1"]["usage_spike_score"]) == 0.0
+    assert float(rows["p1"]["total_composite_adjustment"]) == -1.5
+    check = logs.find("WARNING", "data source check")[0]
+    assert (
+        check["upcg_players"],
+        check["expected_players"],
+        check["coverage_pct"],
+        check["data_source"],
+        check["reason"],
+    ) == (0, 2, 0.0, "PGS_SYNTHETIC", "upcg_empty")
+    assert logs.find("WARNING", "fallback to PGS_SYNTHETIC")
+    handoff = app.bus.messages("validate_coverage")  # type: ignore[attr-defined]
+    assert len(handoff) == 1 and handoff[0].rows_written == 2
+
+
+def test_rerun_replaces_the_partition_and_drops_players_no_longer_present(app: App) -> None:
+    seed_example(app)
+    process_date(app, ProcessDate(run_id="r1", game_date=D), DELIVERY)
+    first = output(app)
+    process_date(app, ProcessDate(run_id="r2", game_date=D), DELIVERY)
+    second = output(app)
+    strip = lambda rows: [
+        {k: v for k, v in r.items() if k not in ("run_id", "processed_at")}
+        for r in rows
+    ]
+    assert strip(first) == strip(second) and len(second) == 2
+    assert {r["run_id"] for r in second} == {"r2"}
+    app.warehouse.execute(
+        Sql("t", "DELETE FROM {player_game_summary} WHERE game_date = @d AND player_lookup = 'p2'"),
+        {"d": D},
+    )
+    process_date(app, ProcessDate(run_id="r3", game_date=D), DELIVERY)
+    assert [r["player_lookup"] for r in output(app)] == ["p1"]
+
+
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [
+        (date(2022, 10, 31), "skipped_bootstrap"),
+        (date(2022, 10, 18), "skipped_bootstrap"),
+        (date(2023, 2, 19), "skipped_no_games"),
+    ],
+)
+def test_skips_write_nothing_and_record_the_ledger(app: App, day: date, status: str) -> None:
+    seed_example(app)
+    app.warehouse.insert_rows("player_game_summary", [pgs("p3", date(2022, 10, 31), 10, 10)])
+    result = process_date(app, ProcessDate(run_id="r1", game_date=day), DELIVERY)
+    assert result.status == status
+    assert output(app, day) == []
+    ledger = app.warehouse.query(
+        Sql("t", "SELECT status, attempts FROM {backfill_ledger} WHERE game_date = @d"), {"d": day}
+    )
+    assert ledger == [{"status": status, "attempts": 1}]
+    assert app.bus.messages("validate_coverage") == []  # type: ignore[attr-defined]
+
+
+def test_round_trips_per_date_are_constant(app: App) -> None:
+    seed_example(app)
+    before = app.warehouse.round_trips
+    process_date(app, ProcessDate(run_id="r1", game_date=D), DELIVERY)
+    assert app.warehouse.round_trips - before <= 8

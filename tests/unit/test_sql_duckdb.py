@@ -1,0 +1,79 @@
+"""The DuckDB adapter runs every named statement of the SQL module (BigQuery dialect)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import shared.sql
+from shared.app import App
+from shared.warehouse import Sql
+from shared.warehouse.duckdb_adapter import transpile
+
+SAMPLE = {
+    "DATE": date(2023, 2, 23),
+    "INT64": 1,
+    "STRING": "x",
+    "NUMERIC": Decimal("1.5"),
+    "BOOL": False,
+    "FLOAT64": 1.5,
+    "TIMESTAMP": datetime(2023, 2, 23, tzinfo=UTC),
+}
+# Placeholders that are not pipeline tables: which table the statement is shaped like.
+STAGED_LIKE = {
+    "staging": {
+        "processing.replace_pcf_date": "player_composite_factors",
+        "ledger.queue_many": "backfill_ledger",
+    }
+}
+
+
+def all_statements() -> list[Sql]:
+    found: dict[str, Sql] = {}
+    for info in pkgutil.iter_modules(shared.sql.__path__):
+        module = importlib.import_module(f"shared.sql.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Sql):
+                found[value.name] = value
+    return [found[k] for k in sorted(found)]
+
+
+STATEMENTS = all_statements()
+
+
+def test_the_sql_module_is_collected() -> None:
+    names = {s.name for s in STATEMENTS}
+    assert {
+        "processing.date_plan",
+        "processing.replace_pcf_date",
+        "ledger.upsert",
+        "coverage.counts",
+    } <= names
+
+
+@pytest.mark.parametrize("sql", STATEMENTS, ids=lambda s: s.name)
+def test_statement_runs_on_duckdb(app: App, sql: Sql) -> None:
+    transpile(app.warehouse.render(sql, {p: "t" for p in sql.placeholders()}))  # parses
+    params: dict[str, Any] = {name: SAMPLE[kind] for name, kind in sql.types.items()}
+    idents: dict[str, str] = {}
+    for placeholder in sql.placeholders():
+        if placeholder == "staging":
+            like = STAGED_LIKE["staging"][sql.name]
+            idents["staging"] = app.warehouse.stage_rows(like, [], tag="t")
+        elif placeholder == "target":
+            idents["target"] = app.warehouse.table("upcoming_player_game_context")
+    if sql.name == "ledger.upsert":
+        params.update(status="queued", attempt_increment=0)
+    if sql.name.startswith("cleanup.") and "backup" in sql.placeholders():
+        pytest.skip("covered by the cleanup tests (needs a backup table)")
+    text = sql.text.lstrip().upper()
+    if text.startswith(("SELECT", "WITH")):
+        rows = app.warehouse.query(sql, params, **idents)
+        assert isinstance(rows, list)
+    else:
+        assert app.warehouse.execute(sql, params, **idents) >= 0
