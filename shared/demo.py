@@ -10,6 +10,10 @@ from shared.cli.main import main as pcf
 
 STALE_DATES = ("2023-02-23", "2023-02-24")
 RANGE = ("2023-02-15", "2023-03-05")
+EXAMPLE_SQL = (
+    "SELECT data_source, COUNT(*) AS n FROM nba_precompute.player_composite_factors "
+    "WHERE game_date = '2023-02-23' GROUP BY 1"
+)
 
 
 def _step(title: str, command: list[str]) -> int:
@@ -139,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print(
         "\nDone. Open .pcf/demo-report.html for the chart. Explore with e.g.\n"
-        f'  .venv/bin/pcf sql "SELECT data_source, COUNT(*) AS n FROM '
-        f"nba_precompute.player_composite_factors WHERE game_date = '{STALE_DATES[0]}' "
-        f'GROUP BY 1" --warehouse {args.warehouse}'
+        f'  .venv/bin/pcf sql "{EXAMPLE_SQL}" --warehouse {args.warehouse}'
     )
     return 0
 

@@ -128,17 +128,17 @@ def test_process_writes_fallback_rows_with_fatigue_70(app: App, logs: Any) -> No
     assert len(handoff) == 1 and handoff[0].rows_written == 2
 
 
+def strip_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in ("run_id", "processed_at")} for r in rows]
+
+
 def test_rerun_replaces_the_partition_and_drops_players_no_longer_present(app: App) -> None:
     seed_example(app)
     process_date(app, ProcessDate(run_id="r1", game_date=D), DELIVERY)
     first = output(app)
     process_date(app, ProcessDate(run_id="r2", game_date=D), DELIVERY)
     second = output(app)
-    strip = lambda rows: [
-        {k: v for k, v in r.items() if k not in ("run_id", "processed_at")}
-        for r in rows
-    ]
-    assert strip(first) == strip(second) and len(second) == 2
+    assert strip_run(first) == strip_run(second) and len(second) == 2
     assert {r["run_id"] for r in second} == {"r2"}
     app.warehouse.execute(
         Sql("t", "DELETE FROM {player_game_summary} WHERE game_date = @d AND player_lookup = 'p2'"),

@@ -1,0 +1,79 @@
+"""Bad inputs end in a SeedError that says what is wrong and what to do."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from shared.seed import SeedError, derive_tables
+
+
+@pytest.fixture
+def season(synthetic_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the synthetic season that a test may break."""
+    copy = tmp_path / "season"
+    shutil.copytree(synthetic_dir, copy)
+    return copy
+
+
+def test_missing_folder(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(SeedError, match="does not exist") as info:
+        derive_tables(missing)
+    assert str(missing) in str(info.value) and "PCF_DATA_DIR" in str(info.value)
+
+
+def test_file_instead_of_folder(season):
+    with pytest.raises(SeedError, match="is a file, not a folder"):
+        derive_tables(season / "schedule_synthetic.csv")
+
+
+def test_missing_file(season):
+    (season / "schedule_synthetic.csv").unlink()
+    with pytest.raises(SeedError, match=r"no schedule_\*\.csv file in .*season"):
+        derive_tables(season)
+
+
+def test_missing_player_logs(season):
+    (season / "player_game_logs_synthetic.csv").unlink()
+    with pytest.raises(SeedError, match=r"player_game_logs_\*\.csv \(or \.parquet\)"):
+        derive_tables(season)
+
+
+def test_missing_column(season):
+    path = season / "team_game_logs_synthetic.csv"
+    pd.read_csv(path).drop(columns="pace").to_csv(path, index=False)
+    with pytest.raises(SeedError, match="lacks required column.*pace") as info:
+        derive_tables(season)
+    assert "team_game_logs_synthetic.csv" in str(info.value)
+
+
+def test_bad_date_value(season):
+    path = season / "schedule_synthetic.csv"
+    schedule = pd.read_csv(path, dtype={"game_id": str})
+    schedule.loc[3, "game_date"] = "23/02/2023"
+    schedule.to_csv(path, index=False)
+    with pytest.raises(SeedError, match=r"'23/02/2023' in schedule_synthetic.csv is not a YYYY"):
+        derive_tables(season)
+
+
+def test_empty_file(season):
+    (season / "players_synthetic.csv").write_text("")
+    with pytest.raises(SeedError, match="cannot read .*players_synthetic.csv"):
+        derive_tables(season)
+
+
+def test_stale_date_without_games(synthetic_dir):
+    with pytest.raises(SeedError, match="2023-02-19 has no games.*pick a game date"):
+        derive_tables(synthetic_dir, stale_upcg={date(2023, 2, 19): 1})
+
+
+@pytest.mark.parametrize("count", [-1, 10_000])
+def test_stale_count_out_of_range(synthetic_tables, synthetic_dir, count):
+    players = (synthetic_tables["player_game_summary"]["game_date"] == date(2023, 2, 23)).sum()
+    with pytest.raises(SeedError, match=rf"=({count}) is invalid.*from 0 to {players}"):
+        derive_tables(synthetic_dir, stale_upcg={date(2023, 2, 23): count})
