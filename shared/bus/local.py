@@ -30,6 +30,8 @@ class Published:
     attributes: dict[str, str]
     attempts: int = 0
     dead_lettered: bool = False
+    # Fixed at publish, like Pub/Sub: a redelivery carries the same id and publish time.
+    publish_time: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     errors: list[str] = field(default_factory=list)
 
 
@@ -83,7 +85,7 @@ class LocalBus(Publisher):
                 "data": base64.b64encode(item.message.to_bytes()).decode("ascii"),
                 "attributes": item.attributes,
                 "messageId": item.message_id,
-                "publishTime": datetime.now(UTC).isoformat(),
+                "publishTime": item.publish_time,
             },
             "subscription": f"local/{item.topic_key}",
             "deliveryAttempt": item.attempts,

@@ -16,7 +16,15 @@ import pyarrow as pa
 import sqlglot
 
 from shared.config import Settings
-from shared.warehouse.base import Row, Rows, Sql, Warehouse, WarehouseError, rows_to_frame
+from shared.warehouse.base import (
+    Row,
+    Rows,
+    Sql,
+    TransientWarehouseError,
+    Warehouse,
+    WarehouseError,
+    rows_to_frame,
+)
 from shared.warehouse.schemas import TableSchema, get_schema, load_schemas
 
 # NUMERIC is DECIMAL(38, 9) in BigQuery; DuckDB's bare DECIMAL would be (18, 3).
@@ -143,6 +151,10 @@ class DuckDBWarehouse(Warehouse):
         self._count()
         try:
             return self._con().execute(text, {k: v for k, v in given.items() if k in wanted})
+        except duckdb.TransactionException as exc:
+            # A write-write conflict with a concurrent delivery: a retry succeeds (like
+            # BigQuery's concurrent-DML aborts), so it must not be acknowledged as permanent.
+            raise TransientWarehouseError(f"{sql.name} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:
             raise WarehouseError(f"{sql.name} failed on DuckDB: {exc}") from exc
 
@@ -178,6 +190,8 @@ class DuckDBWarehouse(Warehouse):
             # Identifiers come from the validated schema registry, never from input.
             insert = f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}"  # noqa: S608
             con.execute(insert)
+        except duckdb.TransactionException as exc:
+            raise TransientWarehouseError(f"loading {table} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:
             raise WarehouseError(f"loading {table} failed on DuckDB: {exc}") from exc
         finally:
