@@ -66,6 +66,13 @@ _default: App | None = None
 _default_lock = threading.Lock()
 
 
+def reset_default_app() -> None:
+    """Forget the process-wide App (tests that change the environment)."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
 def default_app() -> App:
     """The process-wide App of a Cloud Function instance (built on first use)."""
     global _default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -135,8 +136,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--publish",
         action="store_true",
         help=(
-            "instead of asking Cloud Scheduler, publish the job's exact payload on the configured "
-            "bus (local stack: the Pub/Sub emulator; local bus: delivered in-process)"
+            "instead of asking Cloud Scheduler, publish the job's payload (a CleanupRequest) on "
+            "the configured bus (local stack: the Pub/Sub emulator; local bus: in-process)"
         ),
     )
     _warehouse_arg(do_run)
@@ -324,7 +325,8 @@ def _print_apply(result: ApplyResult, as_json: bool) -> None:
 
 def _print_job(job: dict[str, Any]) -> None:
     for key, value in job.items():
-        print(f"{key:<20} {value}")
+        shown = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+        print(f"{key:<20} {shown}")
 
 
 def _next_fires(spec: ScheduleSpec) -> list[str]:

@@ -173,11 +173,16 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_process(args: argparse.Namespace) -> int:
     """Process one date through the local bus (validation runs when subscribed)."""
+    from shared import ledger
+    from shared.bus.local import LocalBus
     from shared.entrypoint import Delivery
     from shared.processing import process_date
+    from shared.registry import wire_local_bus
 
-    app = open_app(args)
+    bus = LocalBus()
+    app = open_app(args, bus=bus)
     try:
+        wire_local_bus(app, bus)  # the ValidateCoverage hand-off runs the gate in-process
         msg = ProcessDate(
             run_id=args.run_id or new_run_id(),
             game_date=args.date,
@@ -186,12 +191,15 @@ def cmd_process(args: argparse.Namespace) -> int:
             requested_by="pcf process",
         )
         result = process_date(app, msg, Delivery("cli", 1, None, {}))
+        bus.drain()
+        final = ledger.latest_by_date(app.warehouse, args.date, args.date, run_id=msg.run_id)
     finally:
         app.close()
+    status = str(final[args.date]["status"]) if args.date in final else result.status
     out = {
         "run_id": msg.run_id,
         "game_date": result.game_date,
-        "status": result.status,
+        "status": status,
         "expected_players": result.expected_players,
         "upcg_players": result.upcg_players,
         "data_source": result.data_source,
@@ -203,7 +211,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         print_table([out], list(out))
-    return 1 if result.rows_rejected else 0
+    return 1 if result.rows_rejected or status in ("blocked", "failed") else 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

@@ -84,7 +84,7 @@ def test_box_scores_are_realistic_and_consistent(synthetic_dir):
     assert (per_team_game.round(1) % 5 == 0).all() and per_team_game.min() > 239.9
     # Team logs are the sums of the player rows.
     sums = played.groupby(["game_id", "team_abbr"])[["pts", "fga", "fg3a", "fta", "reb"]].sum()
-    merged = sums.join(teams.set_index(["game_id", "team_abbr"]), rsuffix="_team")
+    merged = sums.reset_index().merge(teams, on=["game_id", "team_abbr"], suffixes=("", "_team"))
     for column in ("pts", "fga", "fg3a", "fta", "reb"):
         assert (merged[column] == merged[f"{column}_team"]).all(), column
     assert 96 <= teams["pace"].mean() <= 104 and teams["pace"].std() > 2
