@@ -52,6 +52,8 @@ def run(cloud_event: Any, model: type[M], use_case: UseCase[M], app: App | None 
         message_id = envelope.message_id
         message = parse_payload(model, envelope.data)
     except BadMessage as exc:
+        # The id must be logged even when the envelope itself is what is malformed.
+        message_id = message_id or _raw_message_id(data)
         log.event(
             "ERROR",
             f"rejected malformed {model.__name__} message (acknowledged, not retried): {exc}",
@@ -88,6 +90,14 @@ def run(cloud_event: Any, model: type[M], use_case: UseCase[M], app: App | None 
         except Exception as exc:
             log.exception(f"unexpected failure, will be redelivered: {exc}")
             raise
+
+
+def _raw_message_id(data: Any) -> str | None:
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        return None
+    raw = message.get("messageId") or message.get("message_id")
+    return str(raw) if raw is not None else None
 
 
 def _alert_bad_message(

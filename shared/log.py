@@ -45,6 +45,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=_default, sort_keys=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (it may be swapped after configure)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
 def configure(level: str = "INFO", stream: Any = None) -> None:
     """Install the JSON handler on the ``pcf`` logger (idempotent)."""
     logger = logging.getLogger(_LOGGER_NAME)
@@ -53,7 +61,7 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     for handler in list(logger.handlers):
         if getattr(handler, "_pcf", False):
             logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler._pcf = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

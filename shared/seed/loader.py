@@ -483,8 +483,10 @@ def _team_pace_state(team_logs: pd.DataFrame) -> dict[str, pd.DataFrame]:
         .reset_index(drop=True)
     )
     logs["pace_last_10"] = _nanmean(_lagged(logs, "team", ["pace"], range(PACE_GAMES))["pace"])
-    grouped = logs.groupby("team", sort=False)["pace"]
-    logs["pace_std"] = grouped.cumsum() / grouped.transform(lambda s: s.notna().cumsum())
+    # Season-to-date mean over the games with a pace (a missing pace neither counts nor blanks).
+    pace_sum = logs["pace"].fillna(0.0).groupby(logs["team"], sort=False).cumsum()
+    has_pace = logs["pace"].notna().astype(np.int64).groupby(logs["team"], sort=False).cumsum()
+    logs["pace_std"] = pace_sum / has_pace.replace(0, np.nan)
     league = logs.groupby("day")["pace"].agg(["sum", "count"]).sort_index().cumsum().reset_index()
     league["league_std"] = league["sum"] / league["count"].replace(0, np.nan)
     return {"team": logs, "league": league[["day", "league_std"]]}
@@ -725,6 +727,10 @@ def _apply_stale(upcg: pd.DataFrame, stale: Mapping[date, int]) -> pd.DataFrame:
     counts = upcg.groupby("day").size()
     keep_n: dict[int, int] = {}
     for when, n in stale.items():
+        if not isinstance(when, date):
+            raise SeedError(
+                f"stale_upcg key {when!r} is not a date: use datetime.date values (2023-02-23)"
+            )
         on = when.date() if isinstance(when, datetime) else when
         day = int(
             (np.datetime64(on.isoformat(), "D") - np.datetime64("1970-01-01", "D")).astype(int)

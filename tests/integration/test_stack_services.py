@@ -149,12 +149,12 @@ def test_topics_and_subscriptions_follow_topology(stack: StackInfo, settings: Se
             f"http://127.0.0.1:{port}/projects/{project}/topics/{topic}"
         )
         assert sub.ack_deadline_seconds == delivery["ack_deadline_seconds"]
-        assert sub.retry_policy.minimum_backoff.total_seconds() == delivery[
-            "minimum_backoff_seconds"
-        ]
-        assert sub.retry_policy.maximum_backoff.total_seconds() == delivery[
-            "maximum_backoff_seconds"
-        ]
+        assert (
+            sub.retry_policy.minimum_backoff.total_seconds() == delivery["minimum_backoff_seconds"]
+        )
+        assert (
+            sub.retry_policy.maximum_backoff.total_seconds() == delivery["maximum_backoff_seconds"]
+        )
         assert sub.dead_letter_policy.dead_letter_topic == (
             f"projects/{project}/topics/{topic}{delivery['dlq_suffix']}"
         )
@@ -264,7 +264,9 @@ def test_parameterized_query_through_real_bigquery_client(stack: StackInfo) -> N
             ("nikolajokic", "2023-01-20", "3.00", True),
         ]
         ndjson = "".join(
-            json.dumps(dict(zip(("player_lookup", "game_date", "pace_score", "is_home"), r)))
+            json.dumps(
+                dict(zip(("player_lookup", "game_date", "pace_score", "is_home"), r, strict=True))
+            )
             + "\n"
             for r in rows
         )

@@ -47,7 +47,7 @@ def test_missing_player_logs(season):
 def test_missing_column(season):
     path = season / "team_game_logs_synthetic.csv"
     pd.read_csv(path).drop(columns="pace").to_csv(path, index=False)
-    with pytest.raises(SeedError, match="lacks required column.*pace") as info:
+    with pytest.raises(SeedError, match=r"lacks required column.*pace") as info:
         derive_tables(season)
     assert "team_game_logs_synthetic.csv" in str(info.value)
 
@@ -63,12 +63,12 @@ def test_bad_date_value(season):
 
 def test_empty_file(season):
     (season / "players_synthetic.csv").write_text("")
-    with pytest.raises(SeedError, match="cannot read .*players_synthetic.csv"):
+    with pytest.raises(SeedError, match=r"cannot read .*players_synthetic\.csv"):
         derive_tables(season)
 
 
 def test_stale_date_without_games(synthetic_dir):
-    with pytest.raises(SeedError, match="2023-02-19 has no games.*pick a game date"):
+    with pytest.raises(SeedError, match=r"2023-02-19 has no games.*pick a game date"):
         derive_tables(synthetic_dir, stale_upcg={date(2023, 2, 19): 1})
 
 

@@ -32,8 +32,14 @@ def _context(folder: Path, day: date = D) -> pd.Series:
 
 def test_spec_worked_example(tmp_path):
     # SPEC §2.5: D-1 (30, 25), D-3 (34, NULL), D-6 (36, 27), D-7 (40, 24), D-10 (20, 20).
-    games = [(_iso(1), 30.0, 25.0), (_iso(3), 34.0, None), (_iso(6), 36.0, 27.0),
-             (_iso(7), 40.0, 24.0), (_iso(10), 20.0, 20.0), (_iso(0), 12.0, 50.0)]
+    games = [
+        (_iso(1), 30.0, 25.0),
+        (_iso(3), 34.0, None),
+        (_iso(6), 36.0, 27.0),
+        (_iso(7), 40.0, 24.0),
+        (_iso(10), 20.0, 20.0),
+        (_iso(0), 12.0, 50.0),
+    ]
     row = _context(write_mini_season(tmp_path, games))
     assert row["player_lookup"] == "zoeotest"  # "Zoë O'Test"
     assert row["universal_player_id"] == "zoeotest_001"
@@ -60,8 +66,11 @@ def test_days_rest_is_14_without_a_game_in_the_window(tmp_path):
 
 def test_minutes_round_half_away_from_zero(tmp_path):
     # 20.25 + 20.25 = 40.5 → 41 (banker's rounding would give 40); 30.5 alone → 31.
-    row = _context(write_mini_season(
-        tmp_path / "a", [(_iso(2), 20.25, 20.0), (_iso(4), 20.25, 20.0), (_iso(0), 1, 1)]))
+    row = _context(
+        write_mini_season(
+            tmp_path / "a", [(_iso(2), 20.25, 20.0), (_iso(4), 20.25, 20.0), (_iso(0), 1, 1)]
+        )
+    )
     assert row["minutes_in_last_7_days"] == 41
     assert row["avg_minutes_per_game_last_7"] == pytest.approx(20.25)
     row = _context(write_mini_season(tmp_path / "b", [(_iso(2), 30.5, 20.0), (_iso(0), 1, 1)]))
@@ -117,16 +126,26 @@ def test_colliding_lookups_get_increasing_suffixes(synthetic_dir, tmp_path):
 
 SCHEMA_DIR = REPO_ROOT / "infra" / "schemas"
 EXPECTED_DTYPES = {
-    "STRING": "object", "DATE": "object", "NUMERIC": "float64", "INTEGER": "Int64",
-    "BOOLEAN": "boolean", "TIMESTAMP": "datetime64[us, UTC]",
+    "STRING": "object",
+    "DATE": "object",
+    "NUMERIC": "float64",
+    "INTEGER": "Int64",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "datetime64[us, UTC]",
 }
 
 
 def test_tables_follow_the_schemas(synthetic_tables):
     assert sorted(synthetic_tables) == sorted(
-        ["nba_schedule", "player_game_summary", "upcoming_player_game_context",
-         "upcoming_team_game_context", "player_shot_zone_analysis",
-         "team_defense_zone_analysis"])
+        [
+            "nba_schedule",
+            "player_game_summary",
+            "upcoming_player_game_context",
+            "upcoming_team_game_context",
+            "player_shot_zone_analysis",
+            "team_defense_zone_analysis",
+        ]
+    )
     for table, frame in synthetic_tables.items():
         fields = json.loads((SCHEMA_DIR / f"{table}.json").read_text())["schema"]
         assert list(frame.columns) == [f["name"] for f in fields], table

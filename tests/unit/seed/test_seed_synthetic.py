@@ -44,7 +44,8 @@ def test_same_seed_gives_identical_bytes(synthetic_dir, tmp_path):
     for name in names:
         assert (again / name).read_bytes() == (synthetic_dir / name).read_bytes(), name
     assert (other / "player_game_logs_synthetic.csv").read_bytes() != (
-        synthetic_dir / "player_game_logs_synthetic.csv").read_bytes()
+        synthetic_dir / "player_game_logs_synthetic.csv"
+    ).read_bytes()
 
 
 def test_files_have_the_real_columns(synthetic_dir):
@@ -101,8 +102,9 @@ def test_box_scores_are_realistic_and_consistent(synthetic_dir):
     assert logs.loc[~logs["played"], ["minutes", "pts"]].isna().all().all()
     # Shot zones sum to the box-score FGA, one row per player-game with an attempt.
     zone_cols = [c for c in shots.columns if c.startswith("fga_") and c != "fga_total"]
-    joined = shots.merge(played[["game_id", "player_id", "fga", "fg3a"]],
-                         on=["game_id", "player_id"])
+    joined = shots.merge(
+        played[["game_id", "player_id", "fga", "fg3a"]], on=["game_id", "player_id"]
+    )
     assert len(joined) == len(shots) == int((played["fga"] > 0).sum())
     assert (joined[zone_cols].sum(axis=1) == joined["fga"]).all()
     assert (joined["fg3a_total"] == joined["fg3a"]).all()
@@ -116,7 +118,8 @@ def test_players_roster_names_and_birthdates(synthetic_dir):
     assert (players["player_name"].map(lambda n: not n.isascii())).sum() >= 30
     assert players["player_name"].str.contains(r"[.'\-]").sum() >= 30
     folded = players["player_name"].map(
-        lambda n: unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode())
+        lambda n: unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode()
+    )
     assert folded.str.lower().str.replace(r"[^a-z0-9]", "", regex=True).is_unique
 
 
