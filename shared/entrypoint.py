@@ -78,15 +78,16 @@ def run(cloud_event: Any, model: type[M], use_case: UseCase[M], app: App | None 
     ):
         try:
             use_case(runtime, message, delivery)
+        except TransientError as exc:
+            # First: TransientWarehouseError is also a WarehouseError (a PermanentError).
+            log.event("WARNING", f"transient failure, will be redelivered: {exc}", error=str(exc))
+            raise
         except PermanentError as exc:
             log.event(
                 "ERROR",
                 f"{model.__name__} failed permanently (acknowledged, not retried): {exc}",
                 error=str(exc),
             )
-        except TransientError as exc:
-            log.event("WARNING", f"transient failure, will be redelivered: {exc}", error=str(exc))
-            raise
         except Exception as exc:
             log.exception(f"unexpected failure, will be redelivered: {exc}")
             raise

@@ -18,6 +18,7 @@ from shared.cli.common import (
     print_table,
     settings_from,
 )
+from shared.bus.local import LocalBus
 from shared.messages import BackfillRequest, new_run_id
 
 SUMMARY_COLUMNS = [
@@ -142,7 +143,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
         return 0
 
-    from shared.bus.local import LocalBus
     from shared.dispatch import dispatch_backfill
     from shared.entrypoint import Delivery
     from shared.registry import wire_local_bus
@@ -207,7 +207,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 1 if failing or dead else 0
 
 
-def _wait_with_progress(bus: Any, total: int) -> None:
+def _wait_with_progress(bus: LocalBus, total: int) -> None:
     tty = sys.stderr.isatty()
     last = -1
     while not bus.drain(timeout=0.5):
@@ -224,7 +224,7 @@ def _wait_with_progress(bus: Any, total: int) -> None:
         sys.stderr.write(f"\r[{'#' * 30}] {total}/{total} dates\n")
 
 
-def _skips(bus: Any) -> int:
+def _skips(bus: LocalBus) -> int:
     # Dates skipped inside process_date publish no ValidateCoverage.
     return max(0, bus.completed["process_date"] - len(bus.messages("validate_coverage")))
 

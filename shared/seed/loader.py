@@ -486,7 +486,7 @@ def _team_pace_state(team_logs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     # Season-to-date mean over the games with a pace (a missing pace neither counts nor blanks).
     pace_sum = logs["pace"].fillna(0.0).groupby(logs["team"], sort=False).cumsum()
     has_pace = logs["pace"].notna().astype(np.int64).groupby(logs["team"], sort=False).cumsum()
-    logs["pace_std"] = pace_sum / has_pace.replace(0, np.nan)
+    logs["pace_std"] = pace_sum / has_pace.where(has_pace > 0)
     league = logs.groupby("day")["pace"].agg(["sum", "count"]).sort_index().cumsum().reset_index()
     league["league_std"] = league["sum"] / league["count"].replace(0, np.nan)
     return {"team": logs, "league": league[["day", "league_std"]]}

@@ -332,7 +332,7 @@ def write_synthetic_season(out_dir: Path, seed: int = 7) -> Path:
     rng = np.random.default_rng(seed)
     dates = _game_dates()
     schedule = _schedule(rng, dates)
-    players = _players(rng, len(dates))
+    players = _players(rng)
     logs, teams, shots = _box_scores(rng, schedule, players)
 
     sched = _schedule_file(schedule, teams)
@@ -399,7 +399,7 @@ def _schedule(rng: np.random.Generator, dates: list[date]) -> pd.DataFrame:
         urgency = left / days_left
         tired = (last == d - 1) & (before_last == d - 2)
         home, away = games[open_games, 0], games[open_games, 1]
-        # Back-to-backs happen (about 13 per team) but are not preferred.
+        # Back-to-backs happen (about 12 per team; 13 in the real season) but are not preferred.
         priority = (
             urgency[home]
             + urgency[away]
@@ -429,6 +429,8 @@ def _schedule(rng: np.random.Generator, dates: list[date]) -> pd.DataFrame:
         busy_days = set(date_of[(games[:, 0] == h) | (games[:, 1] == h)].tolist())
         busy_days |= set(date_of[(games[:, 0] == a) | (games[:, 1] == a)].tolist())
         free = [d for d in range(n_dates - 1, -1, -1) if d not in busy_days]
+        if not free:  # pragma: no cover - never seen; fail loudly rather than double-book
+            raise RuntimeError(f"synthetic schedule: no free day for game {h} vs {a}")
         date_of[g] = free[0]
     frame = pd.DataFrame({"day": date_of, "home": games[:, 0], "away": games[:, 1]})
     frame["home_abbr"] = [TEAMS[t][1] for t in frame["home"]]
@@ -463,7 +465,7 @@ def _names(rng: np.random.Generator, count: int) -> list[str]:
     return names
 
 
-def _players(rng: np.random.Generator, n_dates: int) -> _Players:
+def _players(rng: np.random.Generator) -> _Players:
     count = N_TEAMS * ROSTER
     slot = np.tile(np.arange(ROSTER), N_TEAMS)
     # Each team starts two guards, two forwards and a centre in some order; the bench is mixed.

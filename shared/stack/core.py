@@ -26,7 +26,7 @@ from shared.stack.process import (
     port_open,
     read_pid_file,
     spawn,
-    stop_group,
+    stop_groups,
     wait_until,
 )
 from shared.stack.pubsub import SubscriptionInfo, plan_pubsub, provision_pubsub
@@ -217,24 +217,18 @@ def status(state_dir: Path | str | None = None) -> list[ServiceStatus]:
 def down(state_dir: Path | str | None = None, *, wipe: bool = False) -> list[ServiceStatus]:
     """Stop every recorded service (whole process groups); idempotent. Returns what ran."""
     root = resolve_state_dir(state_dir)
-    stopped: list[ServiceStatus] = []
     info = load_stack_info(root)
     ports = {s.name: s.port for s in info.services} if info else {}
-    errors: list[str] = []
-    for pid_file in sorted(root.glob("*.pid")):
-        recorded = read_pid_file(pid_file)
-        if recorded is not None:
-            try:
-                ran = stop_group(recorded[0], recorded[1])
-            except StackError as exc:
-                errors.append(str(exc))
-                continue
-            if ran:
-                port = ports.get(pid_file.stem)
-                stopped.append(ServiceStatus(pid_file.stem, recorded[0], port, False))
+    pid_files = sorted(root.glob("*.pid"))
+    recorded = {f.stem: read_pid_file(f) for f in pid_files}
+    ran = set(stop_groups([r for r in recorded.values() if r is not None]))
+    stopped = [
+        ServiceStatus(name, r[0], ports.get(name), False)
+        for name, r in recorded.items()
+        if r is not None and r[0] in ran
+    ]
+    for pid_file in pid_files:
         pid_file.unlink(missing_ok=True)
-    if errors:
-        raise StackError("; ".join(errors))
     (root / STACK_FILE).unlink(missing_ok=True)
     if wipe:
         shutil.rmtree(root / "bigquery-data", ignore_errors=True)

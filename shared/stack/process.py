@@ -200,6 +200,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     """True if nothing listens on ``host:port`` (it can be bound now)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers themselves: TIME_WAIT leftovers of a previous run do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -227,34 +229,45 @@ def _signal_group(pgid: int, members: list[int], sig: signal.Signals) -> None:
                 os.kill(pid, sig)
 
 
-def _wait_gone(pgid: int, timeout: float) -> list[int]:
+def _members_left(pgids: list[int]) -> dict[int, list[int]]:
+    for pgid in pgids:
+        _reap(pgid)
+    left = {pgid: group_members(pgid) for pgid in pgids}
+    return {pgid: members for pgid, members in left.items() if members}
+
+
+def _wait_gone(pgids: list[int], timeout: float) -> dict[int, list[int]]:
     deadline = time.monotonic() + timeout
     while True:
-        _reap(pgid)
-        members = group_members(pgid)
-        if not members or time.monotonic() >= deadline:
-            return members
+        left = _members_left(pgids)
+        if not left or time.monotonic() >= deadline:
+            return left
         time.sleep(POLL_SECONDS)
 
 
-def stop_group(pid: int, start_ticks: int | None, *, grace: float = 10.0) -> bool:
-    """Stop the process group led by ``pid`` (TERM, then KILL); True if anything was running.
+def stop_groups(recorded: Sequence[tuple[int, int | None]], *, grace: float = 10.0) -> list[int]:
+    """Stop the process groups led by each (pid, start_ticks): TERM all, wait, then KILL.
 
-    A leader whose start time differs from ``start_ticks`` is a reused PID and is left alone;
-    orphaned members of our group (leader gone) are still stopped.
+    Returns the pids whose group had live processes. A live leader whose start time differs
+    from the recorded one is a reused PID and is left alone; orphaned members of a group whose
+    leader is gone are still stopped.
     """
-    leader_alive = is_alive(pid)
-    if leader_alive and start_ticks is not None and process_start_ticks(pid) != start_ticks:
-        return False
-    members = group_members(pid)
-    if not members:
-        _reap(pid)
-        return False
-    _signal_group(pid, members, signal.SIGTERM)
-    left = _wait_gone(pid, grace)
+    running: dict[int, list[int]] = {}
+    for pid, start_ticks in recorded:
+        if is_alive(pid) and start_ticks is not None and process_start_ticks(pid) != start_ticks:
+            continue
+        members = group_members(pid)
+        if members:
+            running[pid] = members
+        else:
+            _reap(pid)
+    for pgid, members in running.items():
+        _signal_group(pgid, members, signal.SIGTERM)
+    left = _wait_gone(list(running), grace)
     if left:
-        _signal_group(pid, left, signal.SIGKILL)
-        left = _wait_gone(pid, 5.0)
+        for pgid, members in left.items():
+            _signal_group(pgid, members, signal.SIGKILL)
+        left = _wait_gone(list(left), 5.0)
         if left:
-            raise StackError(f"processes {left} of group {pid} survived SIGKILL")
-    return True
+            raise StackError(f"processes survived SIGKILL: {left}")
+    return list(running)

@@ -102,21 +102,21 @@ def plan_pubsub(
 def publisher_client(emulator_host: str) -> Any:
     """A google-cloud-pubsub PublisherClient bound to the emulator at ``emulator_host``."""
     import grpc  # type: ignore[import-untyped]
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub import PublisherClient
     from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
     channel = grpc.insecure_channel(emulator_host)
-    return pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+    return PublisherClient(transport=PublisherGrpcTransport(channel=channel))
 
 
 def subscriber_client(emulator_host: str) -> Any:
     """A google-cloud-pubsub SubscriberClient bound to the emulator at ``emulator_host``."""
     import grpc  # type: ignore[import-untyped]
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub import SubscriberClient
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
     channel = grpc.insecure_channel(emulator_host)
-    return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+    return SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
 
 
 def _subscription_body(project: str, sub: SubscriptionInfo) -> dict[str, Any]:

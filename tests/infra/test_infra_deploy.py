@@ -212,16 +212,55 @@ def _run_gcloud(argv: list[str]) -> tuple[list[str], int, str]:
     return argv, result.returncode, result.stderr + result.stdout
 
 
+def _distinct(commands: list[list[str]], topology: dict[str, Any]) -> list[list[str]]:
+    """Commands that differ in more than a function or topic name (gcloud starts in ~1-3 s)."""
+    names = {*topology["topics"].values()}
+    for fn in topology["functions"]:
+        names |= {fn, fn.replace("_", "-"), f"pcf-{fn.replace('_', '-')}"}
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
+    seen: dict[tuple[str, ...], list[str]] = {}
+    for argv in commands:
+        seen.setdefault(tuple(pattern.sub("<name>", arg) for arg in argv), argv)
+    return list(seen.values())
+
+
 @pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud SDK not installed")
-def test_gcloud_accepts_every_printed_command(dry_run: tuple[list[list[str]], Path]) -> None:
-    """Run each command with no account: exit 2 = a flag gcloud rejects; an auth error = parsed."""
+def test_gcloud_accepts_every_printed_command(
+    dry_run: tuple[list[list[str]], Path], topology: dict[str, Any]
+) -> None:
+    """Run each command with no account: exit 2 = a flag gcloud rejects; an auth error = parsed.
+
+    Commands identical but for the function/topic they name are run once (every flag and every
+    distinct value — memory, timeout, max instances, delays, schedule — is still exercised).
+    """
     commands, _ = dry_run
+    distinct = _distinct(commands, topology)
+    assert len(distinct) >= len(topology["functions"]) + 8
     workers = max(2, min(8, (os.cpu_count() or 2) * 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(_run_gcloud, commands))
+        results = list(pool.map(_run_gcloud, distinct))
     failures = [
         f"exit {code}: {shlex.join(argv)}\n{output.strip()[:600]}"
         for argv, code, output in results
         if not (code == 1 and AUTH_ERROR.search(output))
     ]
     assert not failures, "\n\n".join(failures)
+
+
+def test_ci_tests_then_deploys_with_workload_identity() -> None:
+    workflow = (REPO_ROOT / ".github" / "workflows" / "deploy.yml").read_text(encoding="utf-8")
+    assert "branches: [main]" in workflow
+    assert "google-github-actions/auth@" in workflow
+    assert "workload_identity_provider:" in workflow
+    assert "credentials_json" not in workflow  # no service-account keys
+    assert "id-token: write" in workflow
+    assert workflow.index("run: make test") < workflow.index("run: make deploy")
+
+
+def test_make_targets() -> None:
+    makefile = (REPO_ROOT / "infra" / "infra.mk").read_text(encoding="utf-8")
+    for target in ("build:", "deploy: build", "infra-check:", "checkov-venv:"):
+        assert f"\n{target}" in makefile, target
+    assert "requirements-checkov.txt" in makefile
+    pins = (REPO_ROOT / "requirements-checkov.txt").read_text(encoding="utf-8")
+    assert re.search(r"^checkov==\d+\.\d+\.\d+$", pins, re.MULTILINE)

@@ -1,4 +1,4 @@
-"""cleanup_upcoming on embedded DuckDB: backup first, guard, verify both sides, one row per table."""
+"""cleanup_upcoming on embedded DuckDB: backup first, guard, verify both sides, record."""
 
 from __future__ import annotations
 
@@ -55,10 +55,20 @@ def test_stale_rows_go_to_a_verified_backup_then_are_deleted(app: App) -> None:
     assert per_date(app.warehouse, UTCG) == {D(2026, 1, 10): 2}
 
     upcg, utcg = result.tables
-    assert (upcg.status, upcg.stale_rows, upcg.backup_rows, upcg.deleted_rows) == ("deleted", 3, 3, 3)
+    assert (upcg.status, upcg.stale_rows, upcg.backup_rows, upcg.deleted_rows) == (
+        "deleted",
+        3,
+        3,
+        3,
+    )
     assert (upcg.rows_before, upcg.rows_after, upcg.stale_dates) == (9, 6, 1)
     assert upcg.backup_table == f"nba_backup.{UPCG}__stale_20260113"
-    assert (utcg.status, utcg.stale_rows, utcg.backup_rows, utcg.deleted_rows) == ("deleted", 2, 2, 2)
+    assert (utcg.status, utcg.stale_rows, utcg.backup_rows, utcg.deleted_rows) == (
+        "deleted",
+        2,
+        2,
+        2,
+    )
     assert (utcg.min_stale_date, utcg.max_stale_date) == (D(2026, 1, 1), D(2026, 1, 1))
 
     # The backup holds exactly the stale rows, every column.
@@ -82,7 +92,9 @@ def test_one_complete_cleanup_runs_row_per_table_sharing_the_cleanup_id(app: App
     assert {r["cleanup_id"] for r in rows} == {result.cleanup_id}
     upcg = rows[0]
     assert set(upcg) == RUN_COLUMNS
-    assert {k: upcg[k] for k in RUN_COLUMNS - {"cleanup_id", "detail", "started_at", "finished_at"}} == {
+    assert {
+        k: upcg[k] for k in RUN_COLUMNS - {"cleanup_id", "detail", "started_at", "finished_at"}
+    } == {
         "run_date": TODAY,
         "table_name": UPCG,
         "ttl_days": 7,
@@ -280,7 +292,11 @@ def test_backup_shortfall_fails_and_deletes_nothing(app: App, faulty: Faulty) ->
     )
     assert per_date(app.warehouse, UPCG) == {D(2026, 1, 5): 3, D(2026, 1, 6): 3, D(2026, 1, 12): 3}
     [alert] = alerts(app)
-    assert (alert.kind, alert.severity, alert.details["backup_rows"]) == ("cleanup_failed", "ERROR", 2)
+    assert (alert.kind, alert.severity, alert.details["backup_rows"]) == (
+        "cleanup_failed",
+        "ERROR",
+        2,
+    )
     assert runs(app.warehouse)[0]["status"] == "failed"
 
 
@@ -293,7 +309,10 @@ def test_a_delete_that_touches_kept_rows_fails_with_a_critical_alert(
         n = faulty.inner.execute(sql, params, **idents)
         if sql.name == "cleanup.delete_stale":  # also remove one row dated exactly the cutoff
             n += faulty.inner.execute(
-                Sql("oops", "DELETE FROM {t} WHERE game_date = @cutoff AND player_lookup = 'p1'"),
+                Sql(
+                    "oops",
+                    "DELETE FROM {target} WHERE game_date = @cutoff AND player_lookup = 'p1'",
+                ),
                 params,
                 **idents,
             )
@@ -325,7 +344,10 @@ def test_a_permanent_warehouse_error_records_failed_alerts_and_raises(
         clean(app)
     upcg, utcg = err.value.result.tables
     assert (upcg.status, upcg.deleted_rows) == ("failed", 0)
-    assert upcg.detail == "warehouse error: cleanup.delete_stale failed: access denied; nothing deleted"
+    assert (
+        upcg.detail
+        == "warehouse error: cleanup.delete_stale failed: access denied; nothing deleted"
+    )
     assert utcg.status == "deleted"  # the other table is independent
     assert [r["status"] for r in runs(app.warehouse)] == ["failed", "deleted"]
     assert [a.kind for a in alerts(app)] == ["cleanup_failed"]
@@ -378,7 +400,7 @@ def test_malformed_cleanup_message_is_acknowledged_and_logged(
     app: App, logs: Any, data: bytes
 ) -> None:
     seed_small(app)
-    assert run(push(data), CleanupRequest, cleanup_upcoming, app=app) is None  # ack
+    run(push(data), CleanupRequest, cleanup_upcoming, app=app)  # returns normally: ack
     [err] = logs.find("ERROR", "rejected malformed CleanupRequest")
     assert err["message_id"] == "m-9"
     assert runs(app.warehouse) == []
@@ -388,7 +410,7 @@ def test_malformed_cleanup_message_is_acknowledged_and_logged(
 
 def test_unknown_table_message_is_acknowledged_and_logged(app: App, logs: Any) -> None:
     body = json.dumps({"trigger": "manual", "tables": ["player_game_summary"]}).encode()
-    assert run(push(body), CleanupRequest, cleanup_upcoming, app=app) is None
+    run(push(body), CleanupRequest, cleanup_upcoming, app=app)  # returns normally: ack
     [err] = logs.find("ERROR", "CleanupRequest failed permanently")
     assert "allowed tables" in err["error"]
 

@@ -77,3 +77,8 @@ def test_stale_count_out_of_range(synthetic_tables, synthetic_dir, count):
     players = (synthetic_tables["player_game_summary"]["game_date"] == date(2023, 2, 23)).sum()
     with pytest.raises(SeedError, match=rf"=({count}) is invalid.*from 0 to {players}"):
         derive_tables(synthetic_dir, stale_upcg={date(2023, 2, 23): count})
+
+
+def test_stale_key_must_be_a_date(synthetic_dir):
+    with pytest.raises(SeedError, match=r"'2023-02-23' is not a date"):
+        derive_tables(synthetic_dir, stale_upcg={"2023-02-23": 1})  # type: ignore[dict-item]
