@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DB := .pcf/demo.duckdb
 DEMO_WH := duckdb:///$(DEMO_DB)
 
-.PHONY: help venv demo test test-unit lint typecheck format bench bench-stack stack-up stack-down stack-status clean
+.PHONY: help venv demo test test-unit lint format bench bench-stack bqemu-venv stack-up stack-down stack-status clean
 
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -46,5 +46,24 @@ bench: $(STAMP)  ## full-season benchmarks on the embedded default (prints figur
 clean:
 	rm -rf .pcf build
 
+# -- local emulator stack (Pub/Sub emulator, bqemulator, functions-framework servers) --------
+BQEMU_VENV := .venv-bqemu
+BQEMU_STAMP := $(BQEMU_VENV)/.installed
+
+$(BQEMU_STAMP): requirements-bqemulator.txt
+	test -x $(BQEMU_VENV)/bin/python || $(PYTHON) -m venv $(BQEMU_VENV)
+	$(BQEMU_VENV)/bin/pip install --quiet -r requirements-bqemulator.txt
+	touch $(BQEMU_STAMP)
+
+bqemu-venv: $(BQEMU_STAMP)  ## bqemulator in its own venv (its pins clash with ours)
+
+stack-up: $(STAMP) $(BQEMU_STAMP)  ## start the emulator stack (state in .pcf/stack)
+	$(PY) -m shared.stack up
+
+stack-down: $(STAMP)  ## stop exactly the processes stack-up started
+	$(PY) -m shared.stack down
+
+stack-status: $(STAMP)
+	$(PY) -m shared.stack status
+
 include infra/infra.mk
--include shared/stack/stack.mk

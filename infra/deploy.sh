@@ -39,6 +39,11 @@ die() {
   exit 1
 }
 
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,25p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
+
 [[ -n "${PCF_PROJECT:-}" ]] || die "PCF_PROJECT is not set: export PCF_PROJECT=<your Google Cloud project id>"
 [[ -n "${PCF_REGION:-}" ]] || die "PCF_REGION is not set: export PCF_REGION=<region, e.g. us-central1>"
 PROJECT="$PCF_PROJECT"
@@ -100,10 +105,6 @@ dry || command -v gcloud >/dev/null 2>&1 || die "gcloud not found on PATH"
 MODE="${1:-all}"
 case "$MODE" in
   all | functions | dead-letter | schedule) (($# > 0)) && shift ;;
-  -h | --help)
-    sed -n '2,25p' "${BASH_SOURCE[0]}"
-    exit 0
-    ;;
   *) die "unknown mode '$MODE' (all|functions|dead-letter|schedule)" ;;
 esac
 

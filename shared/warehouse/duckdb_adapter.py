@@ -128,6 +128,9 @@ class DuckDBWarehouse(Warehouse):
         self._root.execute("SET TimeZone = 'UTC'")
         self._local = threading.local()
         self._staging_seq = 0
+        # One mutating statement at a time, as BigQuery serializes DML on a table: without it
+        # two concurrent MERGEs of the same empty partition both insert (duplicate rows).
+        self._write_lock = threading.RLock()
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
@@ -166,11 +169,12 @@ class DuckDBWarehouse(Warehouse):
 
     def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
         """Run DML/DDL; return affected rows."""
-        cur = self._run(sql, params, idents)
-        try:
-            row = cur.fetchone()
-        except duckdb.Error:
-            return 0
+        with self._write_lock:
+            cur = self._run(sql, params, idents)
+            try:
+                row = cur.fetchone()
+            except duckdb.Error:
+                return 0
         if row and isinstance(row[0], int):  # DML returns the affected-row count
             return int(row[0])
         return 0
@@ -189,7 +193,8 @@ class DuckDBWarehouse(Warehouse):
             cols = ", ".join(schema.column_names)
             # Identifiers come from the validated schema registry, never from input.
             insert = f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}"  # noqa: S608
-            con.execute(insert)
+            with self._write_lock:
+                con.execute(insert)
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"loading {table} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:

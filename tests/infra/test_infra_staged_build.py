@@ -247,7 +247,7 @@ def test_malformed_message_is_acked_with_an_error_log(
     assert 200 <= status < 300, f"{fn} answered {status} (a non-2xx is a retry):\n{output}"
 
     # The handler logs before it returns, and the server is unbuffered: poll the file briefly.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 5
     errors = _error_lines(output)
     while not errors and time.monotonic() < deadline:
         time.sleep(0.1)

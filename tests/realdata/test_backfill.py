@@ -86,12 +86,16 @@ def pcf(app: App, start: date = START, end: date = END) -> list[dict[str, Any]]:
     return app.warehouse.query(PCF_ROWS, {"a": start, "b": end})
 
 
-def content(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Rows without what differs between runs (run_id, processed_at), order-independent."""
-    return sorted(
-        tuple(sorted((k, v) for k, v in r.items() if k not in ("run_id", "processed_at")))
+def content(rows: list[dict[str, Any]]) -> dict[tuple[date, str], dict[str, Any]]:
+    """Rows by (game_date, player) without what differs between runs (run_id, processed_at)."""
+    out = {
+        (r["game_date"], r["player_lookup"]): {
+            k: v for k, v in r.items() if k not in ("run_id", "processed_at")
+        }
         for r in rows
-    )
+    }
+    assert len(out) == len(rows), "duplicate (game_date, player_lookup) rows"
+    return out
 
 
 def sent_dates(bus: Any, run_id: str | None = None) -> list[date]:
