@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from shared import log
 from shared.app import App, default_app
+from shared.config import get_settings
 from shared.errors import PermanentError, TransientError
 from shared.messages import (
     Alert,
@@ -45,6 +46,9 @@ def run(cloud_event: Any, model: type[M], use_case: UseCase[M], app: App | None 
     Returns normally (ack) on success and on messages that can never succeed; raises (nack →
     redelivery with backoff, then dead-letter) on transient or unexpected failures.
     """
+    # Cloud Functions have no CLI to set logging up: JSON lines on stdout/stderr are what Cloud
+    # Logging turns into jsonPayload (the log-based alert metrics read it).
+    log.ensure_configured(app.settings.log_level if app else get_settings().log_level)
     data = _event_data(cloud_event)
     message_id = None
     try:

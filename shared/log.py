@@ -49,7 +49,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at emit time (it may be swapped after configure)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
+        # Not setStream(): it flushes the old stream, which may be closed by now (pytest's
+        # capture), and a log call must never raise.
+        self.stream = sys.stderr
         super().emit(record)
 
 
@@ -65,6 +67,12 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     handler.setFormatter(JsonFormatter())
     handler._pcf = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
+
+
+def ensure_configured(level: str = "INFO") -> None:
+    """Configure JSON logging unless a pcf handler is already installed (once per process)."""
+    if not any(getattr(h, "_pcf", False) for h in logging.getLogger(_LOGGER_NAME).handlers):
+        configure(level)
 
 
 @contextmanager
