@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from shared.bus.local import LocalBus
 from shared.cli.common import (
     UsageError,
     date_list,
@@ -18,7 +19,6 @@ from shared.cli.common import (
     print_table,
     settings_from,
 )
-from shared.bus.local import LocalBus
 from shared.messages import BackfillRequest, new_run_id
 
 SUMMARY_COLUMNS = [
