@@ -12,17 +12,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from shared import log
 from shared.app import App
+from shared.clock import et_today
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError, TransientError
 from shared.messages import Alert, CleanupRequest
 from shared.sql import cleanup as sql
 from shared.warehouse import Warehouse, get_schema
 
-ET = ZoneInfo("America/New_York")
 RUNS_TABLE = "cleanup_runs"
 BACKUP_DATASET_KEY = "backup"
 # Same-day backups get _2, _3, … instead of replacing an earlier one; this bounds the search.
@@ -46,12 +45,6 @@ class CleanupError(PermanentError):
 
 
 # -- pure decisions --------------------------------------------------------------------------
-
-
-def et_today(now_utc: datetime) -> date:
-    """The calendar date in America/New_York at ``now_utc`` (a naive datetime is taken as UTC)."""
-    moment = now_utc if now_utc.tzinfo is not None else now_utc.replace(tzinfo=UTC)
-    return moment.astimezone(ET).date()
 
 
 def cutoff(today: date, ttl_days: int) -> date:
@@ -126,6 +119,7 @@ class GuardVerdict:
     allowed: bool
     reason: str
     fraction: float | None
+    overridden: bool = False
 
 
 def guard_verdict(
@@ -148,7 +142,8 @@ def guard_verdict(
     if not limits:
         return GuardVerdict(True, "within the guard limits", fraction)
     if allow_large_delete:
-        return GuardVerdict(True, "; ".join(limits) + " (allowed by allow_large_delete)", fraction)
+        reason = "; ".join(limits) + " (allowed by allow_large_delete)"
+        return GuardVerdict(True, reason, fraction, overridden=True)
     return GuardVerdict(False, "; ".join(limits), fraction)
 
 
@@ -346,7 +341,7 @@ def _clean_table(
     except PermanentError as exc:
         error = str(exc)
         outcome.status = "failed"
-        outcome.detail = f"warehouse error: {exc}" + _nothing_deleted(outcome)
+        outcome.detail = f"warehouse error: {exc}; " + _what_was_deleted(outcome)
     outcome.finished_at = app.clock()
     _log_outcome(outcome)
     _record(app, outcome)
@@ -438,7 +433,7 @@ def _run_table(app: App, req: CleanupRequest, o: TableOutcome) -> None:
         return
     o.status = "deleted"
     o.detail = f"deleted {stale}; backup {o.backup_table} ({o.backup_rows} rows) verified"
-    if verdict.reason != "within the guard limits":
+    if verdict.overridden:
         o.detail += f"; guard: {verdict.reason}"
 
 
@@ -457,10 +452,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _nothing_deleted(o: TableOutcome) -> str:
-    if o.deleted_rows:
-        return ""
-    return "; nothing deleted"
+def _what_was_deleted(o: TableOutcome) -> str:
+    # BigQuery DML is atomic: a DELETE that raised deleted nothing.
+    if not o.deleted_rows:
+        return "nothing deleted"
+    return f"{o.deleted_rows} rows were deleted; they are in the backup {o.backup_table}"
 
 
 def _log_outcome(o: TableOutcome) -> None:

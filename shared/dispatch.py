@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from shared import ledger, log
 from shared.app import App
+from shared.clock import et_today
 from shared.composite import decide_source
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError
@@ -17,18 +17,11 @@ from shared.planning import DatePlan, select_for_rerun
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
 
-NEW_YORK = ZoneInfo("America/New_York")
-
 
 class RequestError(PermanentError):
     """A backfill request that can never be served as sent (nothing is sent)."""
 
     usage = True
-
-
-def et_today(now: datetime) -> date:
-    """The current date in America/New_York."""
-    return now.astimezone(NEW_YORK).date()
 
 
 def resolve_dates(req: BackfillRequest, today: date, max_dates: int) -> list[date]:

@@ -121,7 +121,8 @@ def build_request(args: argparse.Namespace) -> BackfillRequest:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Run (or publish) a backfill and print the per-date summary."""
-    from shared.dispatch import RequestError, et_today, plan_request, resolve_dates
+    from shared.clock import et_today
+    from shared.dispatch import RequestError, plan_request, resolve_dates
 
     req = build_request(args)
     settings = settings_from(args)

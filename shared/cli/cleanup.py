@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.cleanup import (
     CleanupError,
@@ -26,22 +26,15 @@ from shared.cli.common import (
 from shared.config import Settings, validate_identifier
 from shared.entrypoint import Delivery
 from shared.messages import CleanupRequest
-from shared.schedule import (
-    ApplyResult,
-    CloudSchedulerAdapter,
-    SchedulerPort,
-    ScheduleSpec,
-    apply,
-    build_job,
-    job_summary,
-    load_schedule,
-    next_fire_times,
-    run_now,
-)
+
+if TYPE_CHECKING:  # the scheduler client is imported only by the schedule commands
+    from shared.schedule import ApplyResult, SchedulerPort, ScheduleSpec
 
 
 def cloud_scheduler(settings: Settings) -> SchedulerPort:
     """The real Cloud Scheduler port (credentials from the environment)."""
+    from shared.schedule import CloudSchedulerAdapter
+
     return CloudSchedulerAdapter()
 
 
@@ -237,6 +230,8 @@ def _schedule_settings(args: argparse.Namespace) -> Settings:
 
 def cmd_schedule_show(args: argparse.Namespace) -> int:
     """Print the job built from topology.json and its next fire times (no API call)."""
+    from shared.schedule import build_job, job_summary, load_schedule
+
     settings = _schedule_settings(args)
     spec = load_schedule()
     job = job_summary(build_job(settings, spec))
@@ -257,6 +252,8 @@ def cmd_schedule_show(args: argparse.Namespace) -> int:
 
 def cmd_schedule_apply(args: argparse.Namespace) -> int:
     """Create the job or update what differs; ``--dry-run`` stays offline."""
+    from shared.schedule import apply
+
     settings = _schedule_settings(args)
     port = None if args.dry_run else SCHEDULER_PORT_FACTORY(settings)
     result = apply(port, settings, dry_run=args.dry_run)
@@ -266,6 +263,8 @@ def cmd_schedule_apply(args: argparse.Namespace) -> int:
 
 def cmd_schedule_run(args: argparse.Namespace) -> int:
     """Fire the job now (or publish its payload on the configured bus with ``--publish``)."""
+    from shared.schedule import load_schedule, run_now
+
     settings = _schedule_settings(args)
     spec = load_schedule()
     if not args.publish:
@@ -307,6 +306,8 @@ def _publish_payload(
 
 
 def _print_apply(result: ApplyResult, as_json: bool) -> None:
+    from shared.schedule import job_summary
+
     job = job_summary(result.job)
     if as_json:
         print_json(
@@ -330,6 +331,8 @@ def _print_job(job: dict[str, Any]) -> None:
 
 
 def _next_fires(spec: ScheduleSpec) -> list[str]:
+    from shared.schedule import next_fire_times
+
     try:
         times = next_fire_times(spec, datetime.now(UTC), 3)
     except ImportError:  # croniter is a dev dependency; the job itself does not need it

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
+from shared import log
 from shared.config import Settings
 from shared.warehouse.base import (
     Row,
@@ -109,31 +112,57 @@ class BigQueryWarehouse(Warehouse):
     def _table_id(self, dataset: str, table: str) -> str:
         return f"{self.project}.{dataset}.{table}"
 
-    def _job(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Any:
+    @contextmanager
+    def _call(self, kind: str, name: str) -> Iterator[dict[str, Any]]:
+        """Count one round trip, map Google errors to ours, log its duration at DEBUG."""
+        self._count()
+        facts: dict[str, Any] = {}
+        started = time.perf_counter()
+        try:
+            yield facts
+        except _TRANSIENT as exc:
+            raise TransientWarehouseError(f"{name}: {exc}") from exc
+        except gexc.GoogleAPIError as exc:
+            raise WarehouseError(f"{name} failed on BigQuery: {exc}") from exc
+        finally:
+            seconds = time.perf_counter() - started
+            # One line per call: how long the warehouse took (benchmarks add these up).
+            log.event(
+                "DEBUG",
+                f"bigquery {kind} {name} took {seconds:.3f}s",
+                bq_call=kind,
+                bq_name=name,
+                bq_seconds=round(seconds, 4),
+                **facts,
+            )
+
+    def _run(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Any:
+        """Insert a query job and wait for it; return the finished job."""
         text = self.render(sql, idents)
         config = bigquery.QueryJobConfig(
             query_parameters=query_parameters(params or {}, sql.types),
             labels={"pcf_query": sql.name.lower().replace(".", "_")[:63]},
         )
-        self._count()
-        try:
-            job = self.client.query(text, job_config=config)
-            job.result()
-        except _TRANSIENT as exc:
-            raise TransientWarehouseError(f"{sql.name}: {exc}") from exc
-        except gexc.GoogleAPIError as exc:
-            raise WarehouseError(f"{sql.name} failed on BigQuery: {exc}") from exc
+        # jobs.insert + getQueryResults, not query_and_wait (jobs.query): bqemulator's
+        # jobs.query answers a failing statement (missing table, syntax error) with an empty
+        # result and no error, which would turn a broken query into "no rows".
+        job = self.client.query(text, job_config=config)
+        job.result()
         return job
 
     def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
         """Run a SELECT and return rows as dicts."""
-        job = self._job(sql, params, idents)
-        return [dict(row.items()) for row in job.result()]
+        with self._call("query", sql.name) as facts:
+            rows = [dict(row.items()) for row in self._run(sql, params, idents).result()]
+            facts["rows"] = len(rows)
+        return rows
 
     def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
         """Run DML/DDL; return affected rows."""
-        job = self._job(sql, params, idents)
-        return int(job.num_dml_affected_rows or 0)
+        with self._call("execute", sql.name) as facts:
+            affected = int(self._run(sql, params, idents).num_dml_affected_rows or 0)
+            facts["rows"] = affected
+        return affected
 
     def _load(self, table_id: str, schema: TableSchema, rows: Rows, truncate: bool) -> int:
         frame = rows_to_frame(schema, rows)
@@ -155,15 +184,12 @@ class BigQueryWarehouse(Warehouse):
                 else bigquery.WriteDisposition.WRITE_APPEND
             ),
         )
-        self._count()
-        try:
-            # A file-object load takes the resumable path (works on bqemulator too).
+        with self._call("load", f"load into {table_id}") as facts:
+            # A file-object load takes the resumable path; load_table_from_json's multipart
+            # upload is rejected by bqemulator (and both work on BigQuery).
             job = self.client.load_table_from_file(buf, table_id, job_config=config, rewind=True)
             job.result()
-        except _TRANSIENT as exc:
-            raise TransientWarehouseError(f"load into {table_id}: {exc}") from exc
-        except gexc.GoogleAPIError as exc:
-            raise WarehouseError(f"load into {table_id} failed: {exc}") from exc
+            facts["rows"] = len(frame)
         return len(frame)
 
     def insert_rows(self, table: str, rows: Rows) -> int:
@@ -181,8 +207,8 @@ class BigQueryWarehouse(Warehouse):
 
     def drop_staging(self, qualified: str) -> None:
         """Delete a staging table (missing is fine)."""
-        self._count()
-        self.client.delete_table(qualified.strip("`"), not_found_ok=True)
+        with self._call("delete_table", qualified.strip("`")):
+            self.client.delete_table(qualified.strip("`"), not_found_ok=True)
 
     def copy_rows_to_new_table(
         self,
@@ -196,21 +222,25 @@ class BigQueryWarehouse(Warehouse):
         """CREATE OR REPLACE TABLE … AS SELECT, then set its expiration."""
         target = self.dataset_table(dataset_key, name)
         ctas = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
-        self._job(ctas, params, idents)
+        self.execute(ctas, params, **idents)
         if expiration_days:
-            table = self.client.get_table(target.strip("`"))
+            # A PATCH of the one field (no read first). CTAS `OPTIONS(expiration_timestamp=…)`
+            # would save this call but bqemulator cannot parse it; bqemulator also accepts and
+            # ignores `expires` (never stored or enforced), real BigQuery honours it.
+            table = bigquery.Table(target.strip("`"))
             table.expires = datetime.now(UTC) + timedelta(days=expiration_days)
-            self._count()
-            self.client.update_table(table, ["expires"])
+            with self._call("update_table", target.strip("`")):
+                self.client.update_table(table, ["expires"])
         return target
 
     def table_exists(self, dataset_key: str, name: str) -> bool:
         """Whether ``dataset.name`` exists."""
-        self._count()
-        try:
-            self.client.get_table(self._table_id(self.settings.dataset(dataset_key), name))
-        except gexc.NotFound:
-            return False
+        table_id = self._table_id(self.settings.dataset(dataset_key), name)
+        with self._call("get_table", table_id):
+            try:
+                self.client.get_table(table_id)
+            except gexc.NotFound:
+                return False
         return True
 
     def create_all(self) -> list[str]:
@@ -226,8 +256,8 @@ class BigQueryWarehouse(Warehouse):
                 ds.default_table_expiration_ms = (
                     self.settings.backup_expiration_days * 24 * 3600 * 1000
                 )
-            self._count()
-            self.client.create_dataset(ds, exists_ok=True)
+            with self._call("create_dataset", ds.dataset_id):
+                self.client.create_dataset(ds, exists_ok=True)
         made = []
         for schema in schemas.values():
             dataset = self.settings.dataset(schema.dataset_key)
@@ -241,8 +271,8 @@ class BigQueryWarehouse(Warehouse):
             if schema.clustering:
                 table.clustering_fields = list(schema.clustering)
             table.description = schema.description
-            self._count()
-            self.client.create_table(table, exists_ok=True)
+            with self._call("create_table", schema.name):
+                self.client.create_table(table, exists_ok=True)
             made.append(self.table(schema.name))
         return made
 

@@ -260,9 +260,8 @@ def test_explicit_list_goes_through_the_same_gates(app: App) -> None:
     seed_mini_season(app)
     dispatch_backfill(app, BackfillRequest(dates=[d("2023-01-16")], run_id="first"), NO_DELIVERY)
     assert app.bus.drain(timeout=60)
-    assert ledger.latest_by_date(app.warehouse, d("2023-01-16"), d("2023-01-16"))[
-        d("2023-01-16")
-    ]["status"] == ("succeeded")
+    done = ledger.latest_by_date(app.warehouse, d("2023-01-16"), d("2023-01-16"))
+    assert done[d("2023-01-16")]["status"] == "succeeded"
 
     picked = [d("2023-01-22"), d("2023-01-20"), d("2023-01-16"), d("2023-01-05"), d("2023-01-15")]
     listed = dispatch_backfill(app, BackfillRequest(dates=picked, dry_run=True), NO_DELIVERY)
@@ -368,4 +367,3 @@ def test_request_beyond_the_limits_is_acked_and_sends_nothing(app: App, logs: An
     assert f"{future} is in the future" in failures[1]["message"]
     assert process_messages(app.bus) == []
     assert all_ledger_rows(app) == []
-

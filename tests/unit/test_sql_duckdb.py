@@ -67,10 +67,15 @@ def test_statement_runs_on_duckdb(app: App, sql: Sql) -> None:
             idents["staging"] = app.warehouse.stage_rows(like, [], tag="t")
         elif placeholder == "target":
             idents["target"] = app.warehouse.table("upcoming_player_game_context")
+        elif placeholder == "backup":
+            from shared.sql.cleanup import STALE_ROWS
+
+            idents["backup"] = app.warehouse.copy_rows_to_new_table(
+                STALE_ROWS, {"cutoff": SAMPLE["DATE"]}, "backup", "t_backup", None,
+                target=app.warehouse.table("upcoming_player_game_context"),
+            )
     if sql.name == "ledger.upsert":
         params.update(status="queued", attempt_increment=0)
-    if sql.name.startswith("cleanup.") and "backup" in sql.placeholders():
-        pytest.skip("covered by the cleanup tests (needs a backup table)")
     text = sql.text.lstrip().upper()
     if text.startswith(("SELECT", "WITH")):
         rows = app.warehouse.query(sql, params, **idents)

@@ -74,7 +74,9 @@ def test_guard_names_both_limits_and_lets_allow_large_delete_through() -> None:
     refused = guard_verdict(200_000, 250_000, 0.5, 100_000, False)
     assert not refused.allowed and "80.0%" in refused.reason and "row limit" in refused.reason
     allowed = guard_verdict(200_000, 250_000, 0.5, 100_000, True)
-    assert allowed.allowed and allowed.reason.endswith("(allowed by allow_large_delete)")
+    assert allowed.allowed and allowed.overridden
+    assert allowed.reason.endswith("(allowed by allow_large_delete)")
+    assert not guard_verdict(1, 10, 0.5, 100_000, True).overridden  # nothing to override
 
 
 def _stats(stale: int, kept: int) -> TableStats:

@@ -1,0 +1,451 @@
+"""Season benchmark: seed, per-date processing (issue 2) and a full-season backfill (issue 3).
+
+Run from the repository root::
+
+    python -m tests.bench.season [--synthetic] [--workers N] [--keep DIR]
+
+The real 2022-23 season is used when ``Settings().data_dir`` holds it, else a synthetic season
+is generated into a temporary folder. Each phase runs in its own child process, so the peak RSS
+(``ru_maxrss``) printed for it is that phase's own. Exit status: 0 when every target is met,
+1 when one is missed (or a date ends in the wrong state), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from shared.app import App, build_app
+from shared.bus.local import LocalBus
+from shared.config import REPO_ROOT, Settings
+from shared.warehouse import Sql, Warehouse
+from shared.warehouse.base import Row, Rows
+
+GIB = 1024**3
+TARGETS = {
+    "seed_s": 60.0,  # seed the season: < 60 s
+    "process_trips": 8.0,  # issue 2: warehouse round trips per processed date
+    "backfill_s": 30.0,  # issue 3: all game dates of the season through the bus
+    "backfill_trips": 10.0,  # issue 3: round trips per processed date, end to end
+    "rss_bytes": float(GIB),  # every phase
+}
+
+GAME_DATES = Sql(
+    "bench.game_dates",
+    """
+SELECT DISTINCT game_date
+FROM {nba_schedule}
+WHERE game_date BETWEEN @start_date AND @end_date AND game_status = 3
+ORDER BY game_date
+""",
+    {"start_date": "DATE", "end_date": "DATE"},
+)
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def open_app(db: Path, bus: LocalBus | None = None) -> App:
+    """An App on the DuckDB file ``db`` with an (unwired) local bus."""
+    return build_app(Settings(warehouse=f"duckdb:///{db}"), bus=bus or LocalBus(workers=1))
+
+
+def game_dates(app: App) -> list[date]:
+    """Every date of the seeded schedule with a final game."""
+    rows = app.warehouse.query(
+        GAME_DATES, {"start_date": date(1990, 1, 1), "end_date": date(2100, 1, 1)}
+    )
+    return [r["game_date"] for r in rows]
+
+
+class ThreadTally(Warehouse):
+    """Our Warehouse port around a real adapter, counting the round trips of one thread."""
+
+    def __init__(self, inner: Warehouse, thread: threading.Thread) -> None:
+        super().__init__(inner.settings)
+        self.inner = inner
+        self.thread = thread
+        self.thread_trips = 0
+
+    @property
+    def round_trips(self) -> int:
+        """The inner adapter's round trips (every thread)."""
+        return self.inner.round_trips
+
+    def _tally(self) -> None:
+        if threading.current_thread() is self.thread:
+            self.thread_trips += 1
+
+    def qualify(self, dataset: str, table: str) -> str:
+        """Delegated."""
+        return self.inner.qualify(dataset, table)
+
+    def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
+        """Delegated, tallied."""
+        self._tally()
+        return self.inner.query(sql, params, **idents)
+
+    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
+        """Delegated, tallied."""
+        self._tally()
+        return self.inner.execute(sql, params, **idents)
+
+    def insert_rows(self, table: str, rows: Rows) -> int:
+        """Delegated, tallied."""
+        self._tally()
+        return self.inner.insert_rows(table, rows)
+
+    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
+        """Delegated, tallied."""
+        self._tally()
+        return self.inner.stage_rows(like, rows, tag)
+
+    def drop_staging(self, qualified: str) -> None:
+        """Delegated (no round trip on DuckDB)."""
+        self.inner.drop_staging(qualified)
+
+    def copy_rows_to_new_table(
+        self,
+        sql: Sql,
+        params: Mapping[str, Any],
+        dataset_key: str,
+        name: str,
+        expiration_days: int | None,
+        **idents: str,
+    ) -> str:
+        """Delegated, tallied."""
+        self._tally()
+        return self.inner.copy_rows_to_new_table(
+            sql, params, dataset_key, name, expiration_days, **idents
+        )
+
+    def table_exists(self, dataset_key: str, name: str) -> bool:
+        """Delegated, tallied."""
+        self._tally()
+        return self.inner.table_exists(dataset_key, name)
+
+    def create_all(self) -> list[str]:
+        """Delegated."""
+        return self.inner.create_all()
+
+    def close(self) -> None:
+        """Delegated."""
+        self.inner.close()
+
+
+# -- phases (each in its own child process) -----------------------------------------------------
+def phase_seed(db: Path, data_dir: Path | None, scratch: Path) -> dict[str, Any]:
+    """Seed the season into ``db`` (generating a synthetic one first when ``data_dir`` is None)."""
+    from shared.seeding import seed
+
+    generate_s = 0.0
+    if data_dir is None:
+        from shared.seed import write_synthetic_season
+
+        started = time.perf_counter()
+        data_dir = write_synthetic_season(scratch / "synthetic", seed=7)
+        generate_s = time.perf_counter() - started
+    app = open_app(db)
+    try:
+        started = time.perf_counter()
+        result = seed(app, data_dir)
+        seconds = time.perf_counter() - started
+    finally:
+        app.close()
+    return {
+        "seconds": seconds,
+        "generate_s": generate_s,
+        "derive_s": result.derive_seconds,
+        "load_s": result.load_seconds,
+        "rows": sum(result.rows.values()),
+        "rss": peak_rss_bytes(),
+    }
+
+
+def phase_process(db: Path) -> dict[str, Any]:
+    """Issue 2: process_date on every game date, no bus wiring (just the processing)."""
+    from shared.entrypoint import Delivery
+    from shared.messages import ProcessDate
+    from shared.processing import process_date
+
+    app = open_app(db)
+    try:
+        dates = game_dates(app)
+        wh = app.warehouse
+        trips: dict[str, int] = {}
+        written_trips: list[int] = []
+        statuses: Counter[str] = Counter()
+        rows = 0
+        wrong: list[str] = []
+        started = time.perf_counter()
+        for day in dates:
+            before = wh.round_trips
+            result = process_date(
+                app,
+                ProcessDate(run_id="bench-process", game_date=day),
+                Delivery(f"bench-{day}", 1, None, {}),
+            )
+            trips[day.isoformat()] = wh.round_trips - before
+            statuses[result.status] += 1
+            if result.status == "written":
+                written_trips.append(trips[day.isoformat()])
+                rows += result.rows_written
+                if result.rows_written != result.expected_players:
+                    wrong.append(f"{day}: {result.rows_written}/{result.expected_players} rows")
+        seconds = time.perf_counter() - started
+        published = len(app.bus.messages("validate_coverage"))  # type: ignore[attr-defined]
+    finally:
+        app.close()
+    return {
+        "dates": len(dates),
+        "statuses": dict(statuses),
+        "rows": rows,
+        "seconds": seconds,
+        "trips": trips,
+        "written_trips": written_trips,
+        "handoffs": published,
+        "wrong": wrong,
+        "rss": peak_rss_bytes(),
+    }
+
+
+def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
+    """Issue 3: the whole season through dispatch → process → validate on the local bus."""
+    from shared import ledger
+    from shared.dispatch import dispatch_backfill
+    from shared.entrypoint import Delivery
+    from shared.messages import BackfillRequest
+    from shared.registry import wire_local_bus
+
+    bus = LocalBus(workers=workers)
+    plain = open_app(db, bus=bus)
+    tally = ThreadTally(plain.warehouse, threading.current_thread())
+    app = App(settings=plain.settings, warehouse=tally, bus=bus)
+    wire_local_bus(app, bus)
+    try:
+        dates = game_dates(app)
+        trips_before, tally.thread_trips = tally.round_trips, 0
+        started = time.perf_counter()
+        result = dispatch_backfill(
+            app,
+            BackfillRequest(
+                start_date=dates[0],
+                end_date=dates[-1],
+                requested_by="bench",
+                run_id="bench-season",
+            ),
+            Delivery(None, None, None, {}),
+        )
+        dispatch_s = time.perf_counter() - started
+        dispatch_trips = tally.thread_trips
+        bus.drain()
+        seconds = time.perf_counter() - started
+        total_trips = tally.round_trips - trips_before
+        latest = ledger.latest_by_date(app.warehouse, dates[0], dates[-1], run_id="bench-season")
+        statuses = Counter(str(r["status"]) for r in latest.values())
+        wrong = [
+            f"{d}: {r['status']} {r['actual_players']}/{r['expected_players']} players"
+            for d, r in latest.items()
+            if r["status"] != "skipped_bootstrap"
+            and (r["status"] != "succeeded" or r["actual_players"] != r["expected_players"])
+        ]
+        if len(latest) != len(dates):
+            wrong.append(f"{len(dates) - len(latest)} game dates have no ledger row")
+        dead = len(bus.dead_letters())
+    finally:
+        app.close()
+    return {
+        "game_dates": len(dates),
+        "calendar_dates": len(result.lines),
+        "sent": len(result.sent),
+        "statuses": dict(statuses),
+        "seconds": seconds,
+        "dispatch_s": dispatch_s,
+        "trips": total_trips,
+        "dispatch_trips": dispatch_trips,
+        "dead_letters": dead,
+        "wrong": wrong,
+        "rss": peak_rss_bytes(),
+    }
+
+
+# -- orchestration ------------------------------------------------------------------------------
+def _child(phase: str, out: Path, **options: Any) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "tests.bench.season", "--phase", phase, "--out", str(out)]
+    for key, value in options.items():
+        if value is not None:
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+    subprocess.run(cmd, cwd=REPO_ROOT, check=True, env=os.environ.copy())
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
+
+
+def _mib(n: float) -> str:
+    return f"{n / 1024**2:,.0f} MiB"
+
+
+def report(
+    source: str,
+    workers: int,
+    seed: Mapping[str, Any],
+    proc: Mapping[str, Any],
+    bf: Mapping[str, Any],
+) -> list[str]:
+    """Print the results table; return the missed targets (and correctness problems)."""
+    lines: list[tuple[str, str, str, str, bool | None]] = []
+
+    def row(phase: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        lines.append((phase, metric, value, target, ok))
+
+    row("seed", "seconds", f"{seed['seconds']:.1f}", "< 60", seed["seconds"] < TARGETS["seed_s"])
+    row("seed", "derive / load seconds", f"{seed['derive_s']:.1f} / {seed['load_s']:.1f}")
+    if seed["generate_s"]:
+        row("seed", "synthetic generation seconds", f"{seed['generate_s']:.1f}")
+    row("seed", "input rows", f"{seed['rows']:,}")
+    row("seed", "peak RSS", _mib(seed["rss"]), "<= 1 GiB", seed["rss"] <= TARGETS["rss_bytes"])
+
+    written = proc["written_trips"]
+    n_written = proc["statuses"].get("written", 0)
+    all_trips = list(proc["trips"].values())
+    p = "process (issue 2)"
+    row(p, "game dates (written / skipped)", f"{proc['dates']} ({n_written} / "
+        f"{proc['dates'] - n_written})")  # fmt: skip
+    row(p, "total seconds", f"{proc['seconds']:.1f}")
+    row(p, "dates/s", f"{proc['dates'] / proc['seconds']:.1f}")
+    row(p, "player-rows/s", f"{proc['rows'] / proc['seconds']:,.0f} ({proc['rows']:,} rows)")
+    row(
+        p,
+        "round trips/date: max",
+        str(max(written)),
+        "<= 8",
+        max(written) <= TARGETS["process_trips"],
+    )
+    row(p, "round trips/date: mean", f"{statistics.mean(written):.2f}", "<= 8")
+    row(p, "round trips/skipped date", f"{min(all_trips)}")
+    row(p, "peak RSS", _mib(proc["rss"]), "<= 1 GiB", proc["rss"] <= TARGETS["rss_bytes"])
+
+    b = "backfill (issue 3)"
+    processed = bf["statuses"].get("succeeded", 0) + bf["statuses"].get("warned", 0)
+    per_date = bf["trips"] / max(processed, 1)
+    row(b, "game dates (calendar days)", f"{bf['game_dates']} ({bf['calendar_dates']})")
+    row(b, "statuses", ", ".join(f"{k} {v}" for k, v in sorted(bf["statuses"].items())))
+    row(
+        b,
+        f"wall seconds, all {bf['game_dates']} game dates",
+        f"{bf['seconds']:.1f}",
+        "<= 30",
+        bf["seconds"] <= TARGETS["backfill_s"],
+    )
+    row(b, "dates/s", f"{bf['game_dates'] / bf['seconds']:.1f}")
+    row(
+        b,
+        "round trips/processed date",
+        f"{per_date:.2f} ({bf['trips']} / {processed})",
+        "<= 10",
+        per_date <= TARGETS["backfill_trips"],
+    )
+    row(
+        b,
+        "  of which dispatch",
+        f"{bf['dispatch_trips'] / max(processed, 1):.3f} ({bf['dispatch_trips']} trips total, "
+        f"{bf['dispatch_s']:.2f} s)",
+    )
+    row(b, "dead letters", str(bf["dead_letters"]), "0", bf["dead_letters"] == 0)
+    row(b, "peak RSS", _mib(bf["rss"]), "<= 1 GiB", bf["rss"] <= TARGETS["rss_bytes"])
+
+    widths = [max(len(r[i]) for r in lines) for i in range(4)]
+    header = ("phase", "metric", "value", "target")
+    print(f"PCF season benchmark — {source}; {os.cpu_count()} CPUs; {workers} bus workers")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  ok")
+    print("  ".join("-" * w for w in widths) + "  ----")
+    for r in lines:
+        ok = "" if r[4] is None else ("yes" if r[4] else "MISSED")
+        print("  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + f"  {ok}")
+
+    missed = [f"{r[0]}: {r[1]} = {r[2]} (target {r[3]})" for r in lines if r[4] is False]
+    missed += [f"process: {w}" for w in proc["wrong"]]
+    missed += [f"backfill: {w}" for w in bf["wrong"]]
+    if proc["handoffs"] != n_written:
+        missed.append(f"process: {proc['handoffs']} ValidateCoverage for {n_written} dates")
+    return missed
+
+
+def run_all(synthetic: bool, workers: int, keep: Path | None) -> int:
+    """Seed once, then run both phases on private copies; print the table."""
+    settings = Settings()
+    real = settings.data_dir if (settings.data_dir / "schedule_2022_23.csv").is_file() else None
+    if synthetic:
+        real = None
+    with tempfile.TemporaryDirectory(prefix="pcf-bench-") as tmp_name:
+        tmp = keep or Path(tmp_name)
+        tmp.mkdir(parents=True, exist_ok=True)
+        base = tmp / "season.duckdb"
+        for stale in (base, tmp / "process.duckdb", tmp / "backfill.duckdb"):
+            stale.unlink(missing_ok=True)
+        seed = _child("seed", tmp / "seed.json", db=base, data_dir=real, scratch=tmp)
+        shutil.copy(base, tmp / "process.duckdb")
+        shutil.copy(base, tmp / "backfill.duckdb")
+        proc = _child("process", tmp / "process.json", db=tmp / "process.duckdb")
+        bf = _child("backfill", tmp / "backfill.json", db=tmp / "backfill.duckdb", workers=workers)
+        source = f"real 2022-23 season ({real})" if real else "synthetic season (seed 7)"
+        missed = report(source, workers, seed, proc, bf)
+    if missed:
+        print("\nMISSED:")
+        for m in missed:
+            print(f"  - {m}")
+        return 1
+    print("\nall targets met")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments; run one phase (child) or the whole benchmark."""
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.season", description=__doc__)
+    parser.add_argument("--synthetic", action="store_true", help="use a synthetic season")
+    parser.add_argument(
+        "--workers", type=int, default=Settings().local_workers, help="local bus workers"
+    )
+    parser.add_argument("--keep", type=Path, help="keep the DuckDB files in this folder")
+    parser.add_argument("--phase", choices=["seed", "process", "backfill"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.phase is None:
+        return run_all(args.synthetic, args.workers, args.keep)
+
+    from shared import log
+
+    log.configure("ERROR")  # the pipeline's INFO/WARNING lines would drown the table
+    if args.phase == "seed":
+        result = phase_seed(args.db, args.data_dir, args.scratch)
+    elif args.phase == "process":
+        result = phase_process(args.db)
+    else:
+        result = phase_backfill(args.db, args.workers)
+    args.out.write_text(json.dumps(result, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
