@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,6 @@ def player_lookup(name: str) -> str:
 
 def derive_tables(
     source_dir: Path,
-    stale_upcg: Mapping[date, int] | None = None,
     processed_at: datetime | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Derive the six input tables (by name, columns as infra/schemas) from a season folder."""
@@ -130,10 +129,6 @@ def derive_tables(
         "player_shot_zone_analysis": _psza_rows(pgs, raw["player_shot_zones"], people),
         "team_defense_zone_analysis": _tdza_rows(games, raw["player_shot_zones"]),
     }
-    if stale_upcg:
-        internal["upcoming_player_game_context"] = _apply_stale(
-            internal["upcoming_player_game_context"], stale_upcg
-        )
     return {table: _conform(internal[table], table, stamp) for table in TABLES}
 
 
@@ -718,40 +713,8 @@ def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# Incident injection and output typing
+# Output typing
 # ---------------------------------------------------------------------------------------------
-
-
-def _apply_stale(upcg: pd.DataFrame, stale: Mapping[date, int]) -> pd.DataFrame:
-    """Keep the first N rows (by player_lookup) of each listed date (the 2023-02-23 incident)."""
-    counts = upcg.groupby("day").size()
-    keep_n: dict[int, int] = {}
-    for when, n in stale.items():
-        if not isinstance(when, date):
-            raise SeedError(
-                f"stale_upcg key {when!r} is not a date: use datetime.date values (2023-02-23)"
-            )
-        on = when.date() if isinstance(when, datetime) else when
-        day = int(
-            (np.datetime64(on.isoformat(), "D") - np.datetime64("1970-01-01", "D")).astype(int)
-        )
-        available = int(counts.get(day, 0))
-        if available == 0:
-            raise SeedError(
-                f"stale_upcg date {on.isoformat()} has no games in this season (no player played "
-                "that day): pick a game date"
-            )
-        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0 or n > available:
-            raise SeedError(
-                f"stale_upcg {on.isoformat()}={n!r} is invalid: N must be an integer from 0 to "
-                f"{available} (the players who played that day)"
-            )
-        keep_n[day] = int(n)
-    ordered = upcg.sort_values(["day", "player_lookup"], kind="stable")
-    rank = ordered.groupby("day").cumcount()
-    limit = ordered["day"].map(keep_n)
-    kept = ordered[limit.isna() | (rank < limit)]
-    return kept.reset_index(drop=True)
 
 
 @cache

@@ -136,8 +136,10 @@ class BigQueryWarehouse(Warehouse):
                 **facts,
             )
 
-    def _run(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Any:
-        """Insert a query job and wait for it; return the finished job."""
+    def _run(
+        self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]
+    ) -> tuple[Any, Any]:
+        """Insert a query job and wait for it; return the job and its row iterator."""
         text = self.render(sql, idents)
         config = bigquery.QueryJobConfig(
             query_parameters=query_parameters(params or {}, sql.types),
@@ -147,20 +149,20 @@ class BigQueryWarehouse(Warehouse):
         # jobs.query answers a failing statement (missing table, syntax error) with an empty
         # result and no error, which would turn a broken query into "no rows".
         job = self.client.query(text, job_config=config)
-        job.result()
-        return job
+        return job, job.result()
 
     def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
         """Run a SELECT and return rows as dicts."""
         with self._call("query", sql.name) as facts:
-            rows = [dict(row.items()) for row in self._run(sql, params, idents).result()]
+            rows = [dict(row.items()) for row in self._run(sql, params, idents)[1]]
             facts["rows"] = len(rows)
         return rows
 
     def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
         """Run DML/DDL; return affected rows."""
         with self._call("execute", sql.name) as facts:
-            affected = int(self._run(sql, params, idents).num_dml_affected_rows or 0)
+            job, _ = self._run(sql, params, idents)
+            affected = int(job.num_dml_affected_rows or 0)
             facts["rows"] = affected
         return affected
 

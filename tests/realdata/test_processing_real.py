@@ -131,3 +131,45 @@ def test_full_day_factors_are_in_range_and_complete(real_app: App) -> None:
     # UPCG carries projections/pace on a mid-season date: most rows are 100 % complete.
     complete = sum(1 for r in out if float(r["data_completeness_pct"]) == 100)
     assert complete > 150
+
+
+def test_stale_injection_keeps_the_first_players_and_nothing_else(real_app: App) -> None:
+    count = Sql(
+        "t.upcg",
+        "SELECT game_date, COUNT(*) AS n, MIN(player_lookup) AS first "
+        "FROM {upcoming_player_game_context} WHERE game_date BETWEEN "
+        "'2023-02-22' AND '2023-02-25' GROUP BY game_date ORDER BY game_date",
+    )
+    before = {r["game_date"]: r["n"] for r in real_app.warehouse.query(count)}
+    done = inject_stale_upcg(real_app, {INCIDENT: 1, NEXT: 68})
+    assert done == {INCIDENT: (187, 1), NEXT: (175, 68)}
+    after = {r["game_date"]: r for r in real_app.warehouse.query(count)}
+    assert after[INCIDENT]["n"] == 1 and after[INCIDENT]["first"] == "aaronnesmith"
+    assert after[NEXT]["n"] == 68
+    assert after[date(2023, 2, 25)]["n"] == before[date(2023, 2, 25)]
+
+
+@pytest.mark.parametrize(
+    ("stale", "needle"),
+    [
+        ({date(2023, 2, 19): 1}, "UPCG has no rows on 2023-02-19"),
+        ({INCIDENT: 188}, "only 187 UPCG players"),
+        ({INCIDENT: -1}, "N must be 0 or more"),
+    ],
+)
+def test_stale_injection_rejects_impossible_requests(
+    real_app: App, stale: dict[date, int], needle: str
+) -> None:
+    from shared.errors import PermanentError
+
+    with pytest.raises(PermanentError, match=needle):
+        inject_stale_upcg(real_app, stale)
+    assert (
+        real_app.warehouse.query(
+            Sql(
+                "t", "SELECT COUNT(*) AS n FROM {upcoming_player_game_context} WHERE game_date = @d"
+            ),
+            {"d": INCIDENT},
+        )[0]["n"]
+        == 187
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -65,20 +64,3 @@ def test_empty_file(season):
     (season / "players_synthetic.csv").write_text("")
     with pytest.raises(SeedError, match=r"cannot read .*players_synthetic\.csv"):
         derive_tables(season)
-
-
-def test_stale_date_without_games(synthetic_dir):
-    with pytest.raises(SeedError, match=r"2023-02-19 has no games.*pick a game date"):
-        derive_tables(synthetic_dir, stale_upcg={date(2023, 2, 19): 1})
-
-
-@pytest.mark.parametrize("count", [-1, 10_000])
-def test_stale_count_out_of_range(synthetic_tables, synthetic_dir, count):
-    players = (synthetic_tables["player_game_summary"]["game_date"] == date(2023, 2, 23)).sum()
-    with pytest.raises(SeedError, match=rf"=({count}) is invalid.*from 0 to {players}"):
-        derive_tables(synthetic_dir, stale_upcg={date(2023, 2, 23): count})
-
-
-def test_stale_key_must_be_a_date(synthetic_dir):
-    with pytest.raises(SeedError, match=r"'2023-02-23' is not a date"):
-        derive_tables(synthetic_dir, stale_upcg={"2023-02-23": 1})  # type: ignore[dict-item]

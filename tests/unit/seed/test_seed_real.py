@@ -76,23 +76,6 @@ def test_untouched_upcg_covers_pgs_on_every_date(real_tables):
     assert not upcg.duplicated(["game_date", "player_lookup"]).any()
 
 
-def test_stale_upcg_reproduces_the_incident(real_dir, real_tables):
-    tables = derive_tables(
-        real_dir, stale_upcg={date(2023, 2, 23): 1, date(2023, 2, 24): 68}, processed_at=STAMP
-    )
-    upcg = tables["upcoming_player_game_context"]
-    full = real_tables["upcoming_player_game_context"]
-    assert len(on(upcg, "game_date", "2023-02-23")) == 1
-    assert len(on(upcg, "game_date", "2023-02-24")) == 68
-    # The kept rows are the first by player_lookup; every other date is untouched.
-    first68 = sorted(on(full, "game_date", "2023-02-24")["player_lookup"])[:68]
-    assert sorted(on(upcg, "game_date", "2023-02-24")["player_lookup"]) == first68
-    assert on(upcg, "game_date", "2023-02-23")["player_lookup"].tolist() == ["aaronnesmith"]
-    assert len(upcg) == len(full) - 186 - 107
-    assert len(on(upcg, "game_date", "2023-02-25")) == len(on(full, "game_date", "2023-02-25"))
-    assert tables["player_game_summary"].equals(real_tables["player_game_summary"])
-
-
 def test_player_lookups_are_normalized_and_unique(real_tables):
     pgs = real_tables["player_game_summary"]
     names = pgs.drop_duplicates("player_full_name").set_index("player_full_name")
