@@ -18,8 +18,9 @@ from shared.composite import (
     decide_source,
 )
 from shared.entrypoint import Delivery
+from shared.errors import PermanentError, TransientError
 from shared.ledger import LedgerUpdate
-from shared.messages import ProcessDate, ValidateCoverage
+from shared.messages import Alert, ProcessDate, ValidateCoverage
 from shared.planning import DatePlan
 from shared.sql import processing as sql
 
@@ -97,7 +98,39 @@ def log_source_decision(decision: SourceDecision, plan: DatePlan) -> None:
 
 
 def process_date(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
-    """Process one date: plan, choose the source, compute, replace the partition, hand off."""
+    """Process one date; a permanent failure is recorded (ledger ``failed`` + alert), then acked."""
+    try:
+        return _process(app, msg, delivery)
+    except TransientError:
+        raise  # redelivered with backoff; the ledger keeps showing `processing`
+    except PermanentError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        ledger.record(
+            app.warehouse,
+            LedgerUpdate(
+                run_id=msg.run_id,
+                game_date=msg.game_date,
+                status="failed",
+                mode=msg.mode,
+                error=error,
+                last_message_id=delivery.message_id,
+                calculation_version=app.settings.calculation_version,
+            ),
+        )
+        app.bus.publish(
+            "alerts",
+            Alert(
+                kind="processing_failed",
+                summary=f"processing {msg.game_date} failed: {error}",
+                run_id=msg.run_id,
+                game_date=msg.game_date,
+                details={"error": error},
+            ),
+        )
+        raise
+
+
+def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
     s = app.settings
     wh = app.warehouse
     base = LedgerUpdate(

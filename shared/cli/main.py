@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except UsageError as exc:
-        parser.exit(2, f"pcf: error: {exc}\n")
+        print(f"pcf: error: {exc}", file=sys.stderr)
+        return 2
     except PermanentError as exc:
         print(f"pcf: error: {exc}", file=sys.stderr)
         return 2 if getattr(exc, "usage", False) else 1

@@ -204,7 +204,12 @@ class BigQueryWarehouse(Warehouse):
         """Load rows into a fresh staging table (it expires with the dataset default)."""
         name = f"{like}__{tag}__{uuid.uuid4().hex[:8]}"
         dataset = self.settings.dataset_staging
-        self._load(self._table_id(dataset, name), get_schema(like), rows, truncate=True)
+        table_id = self._table_id(dataset, name)
+        schema = get_schema(like)
+        if not self._load(table_id, schema, rows, truncate=True):
+            # Nothing was loaded, but the staged table must exist: a MERGE will read it.
+            with self._call("create_table", table_id):
+                self.client.create_table(bigquery.Table(table_id, schema=_schema_fields(schema)))
         return self.qualify(dataset, name)
 
     def drop_staging(self, qualified: str) -> None:

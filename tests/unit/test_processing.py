@@ -174,3 +174,24 @@ def test_round_trips_per_date_are_constant(app: App) -> None:
     before = app.warehouse.round_trips
     process_date(app, ProcessDate(run_id="r1", game_date=D), DELIVERY)
     assert app.warehouse.round_trips - before <= 8
+
+
+def test_permanent_failure_is_recorded_failed_with_an_alert(app: App, logs: Any) -> None:
+    from shared.entrypoint import run as run_event
+    from tests.unit.test_entrypoint import push_body
+
+    seed_example(app)
+    app.warehouse.execute(Sql("t", "DROP TABLE {player_shot_zone_analysis}"))
+    run_event(
+        push_body(b'{"run_id": "r1", "game_date": "2023-02-23"}'),
+        ProcessDate,
+        process_date,
+        app=app,
+    )  # acknowledged: a missing table never heals by retrying
+    ledger = app.warehouse.query(
+        Sql("t", "SELECT status, error FROM {backfill_ledger} WHERE game_date = @d"), {"d": D}
+    )
+    assert ledger[0]["status"] == "failed" and "player_shot_zone_analysis" in ledger[0]["error"]
+    alerts = app.bus.messages("alerts")  # type: ignore[attr-defined]
+    assert [a.kind for a in alerts] == ["processing_failed"]
+    assert logs.find("ERROR", "failed permanently")
