@@ -108,27 +108,11 @@ def _log_verdict(verdict: CoverageVerdict, msg: ValidateCoverage) -> None:
 
 
 def _record_failure(app: App, msg: ValidateCoverage, delivery: Delivery, exc: Exception) -> None:
-    error = f"{type(exc).__name__}: {exc}"
-    log.event("ERROR", f"COVERAGE VALIDATION ERROR for {msg.game_date}: {error}", status="failed")
-    ledger.record(
-        app.warehouse,
-        LedgerUpdate(
-            run_id=msg.run_id,
-            game_date=msg.game_date,
-            status="failed",
-            mode=msg.mode,
-            error=error,
-            last_message_id=delivery.message_id,
-            calculation_version=app.settings.calculation_version,
-        ),
+    log.event(
+        "ERROR",
+        f"COVERAGE VALIDATION ERROR for {msg.game_date}: {type(exc).__name__}: {exc}",
+        status="failed",
     )
-    app.bus.publish(
-        "alerts",
-        Alert(
-            kind="validation_failed",
-            summary=f"coverage validation of {msg.game_date} failed: {error}",
-            run_id=msg.run_id,
-            game_date=msg.game_date,
-            details={"error": error},
-        ),
+    ledger.record_failure(
+        app, msg, delivery.message_id, exc, "validation_failed", "coverage validation"
     )

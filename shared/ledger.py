@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from shared.messages import Alert, ProcessDate, ValidateCoverage
 from shared.sql import ledger as sql
 from shared.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from shared.app import App
 
 CHECKPOINTED = ("succeeded", "warned", "forced")
 RETRYABLE = ("blocked", "failed")
@@ -48,6 +52,40 @@ class LedgerUpdate:
         if self.error is not None:
             values["error"] = self.error[:2000]
         return values
+
+
+def record_failure(
+    app: App,
+    msg: ProcessDate | ValidateCoverage,
+    message_id: str | None,
+    exc: Exception,
+    kind: Literal["processing_failed", "validation_failed"],
+    what: str,
+) -> None:
+    """Mark the date ``failed`` (with the error) and raise an Alert: never a silent failure."""
+    error = f"{type(exc).__name__}: {exc}"
+    record(
+        app.warehouse,
+        LedgerUpdate(
+            run_id=msg.run_id,
+            game_date=msg.game_date,
+            status="failed",
+            mode=msg.mode,
+            error=error,
+            last_message_id=message_id,
+            calculation_version=app.settings.calculation_version,
+        ),
+    )
+    app.bus.publish(
+        "alerts",
+        Alert(
+            kind=kind,
+            summary=f"{what} of {msg.game_date} failed: {error}",
+            run_id=msg.run_id,
+            game_date=msg.game_date,
+            details={"error": error},
+        ),
+    )
 
 
 def record(warehouse: Warehouse, update: LedgerUpdate) -> None:

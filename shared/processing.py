@@ -20,7 +20,7 @@ from shared.composite import (
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError, TransientError
 from shared.ledger import LedgerUpdate
-from shared.messages import Alert, ProcessDate, ValidateCoverage
+from shared.messages import ProcessDate, ValidateCoverage
 from shared.planning import DatePlan
 from shared.sql import processing as sql
 
@@ -104,29 +104,7 @@ def process_date(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResul
     except TransientError:
         raise  # redelivered with backoff; the ledger keeps showing `processing`
     except PermanentError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        ledger.record(
-            app.warehouse,
-            LedgerUpdate(
-                run_id=msg.run_id,
-                game_date=msg.game_date,
-                status="failed",
-                mode=msg.mode,
-                error=error,
-                last_message_id=delivery.message_id,
-                calculation_version=app.settings.calculation_version,
-            ),
-        )
-        app.bus.publish(
-            "alerts",
-            Alert(
-                kind="processing_failed",
-                summary=f"processing {msg.game_date} failed: {error}",
-                run_id=msg.run_id,
-                game_date=msg.game_date,
-                details={"error": error},
-            ),
-        )
+        ledger.record_failure(app, msg, delivery.message_id, exc, "processing_failed", "processing")
         raise
 
 

@@ -142,7 +142,9 @@ windows AS (
   GROUP BY player_lookup
 ),
 usage AS (
-  SELECT player_lookup, AVG(usage_rate) AS avg_usage_7
+  -- AVG of NUMERIC is NUMERIC (9 decimals) on BigQuery but DOUBLE on DuckDB: ROUND to the same
+  -- 9 decimals so both backends feed identical values (and data_hash) to the factors.
+  SELECT player_lookup, ROUND(AVG(usage_rate), 9) AS avg_usage_7
   FROM (
     SELECT p.player_lookup, p.usage_rate
     FROM {player_game_summary} AS p

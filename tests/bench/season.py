@@ -33,7 +33,7 @@ from shared.app import App, build_app
 from shared.bus.local import LocalBus
 from shared.config import REPO_ROOT, Settings
 from shared.warehouse import Sql, Warehouse
-from shared.warehouse.base import Row, Rows
+from tests.fakes import DelegatingWarehouse
 
 GIB = 1024**3
 TARGETS = {
@@ -75,79 +75,18 @@ def game_dates(app: App) -> list[date]:
     return [r["game_date"] for r in rows]
 
 
-class ThreadTally(Warehouse):
+class ThreadTally(DelegatingWarehouse):
     """Our Warehouse port around a real adapter, counting the round trips of one thread."""
 
     def __init__(self, inner: Warehouse, thread: threading.Thread) -> None:
-        super().__init__(inner.settings)
-        self.inner = inner
+        super().__init__(inner)
         self.thread = thread
         self.thread_trips = 0
 
-    @property
-    def round_trips(self) -> int:
-        """The inner adapter's round trips (every thread)."""
-        return self.inner.round_trips
-
-    def _tally(self) -> None:
+    def observe(self, operation: str, sql: Sql | None = None) -> None:
+        """Tally calls made from the measured thread."""
         if threading.current_thread() is self.thread:
             self.thread_trips += 1
-
-    def qualify(self, dataset: str, table: str) -> str:
-        """Delegated."""
-        return self.inner.qualify(dataset, table)
-
-    def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
-        """Delegated, tallied."""
-        self._tally()
-        return self.inner.query(sql, params, **idents)
-
-    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
-        """Delegated, tallied."""
-        self._tally()
-        return self.inner.execute(sql, params, **idents)
-
-    def insert_rows(self, table: str, rows: Rows) -> int:
-        """Delegated, tallied."""
-        self._tally()
-        return self.inner.insert_rows(table, rows)
-
-    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
-        """Delegated, tallied."""
-        self._tally()
-        return self.inner.stage_rows(like, rows, tag)
-
-    def drop_staging(self, qualified: str) -> None:
-        """Delegated (no round trip on DuckDB)."""
-        self.inner.drop_staging(qualified)
-
-    def copy_rows_to_new_table(
-        self,
-        sql: Sql,
-        params: Mapping[str, Any],
-        dataset_key: str,
-        name: str,
-        expiration_days: int | None,
-        **idents: str,
-    ) -> str:
-        """Delegated, tallied."""
-        self._tally()
-        return self.inner.copy_rows_to_new_table(
-            sql, params, dataset_key, name, expiration_days, **idents
-        )
-
-    def table_exists(self, dataset_key: str, name: str) -> bool:
-        """Delegated, tallied."""
-        self._tally()
-        return self.inner.table_exists(dataset_key, name)
-
-    def create_all(self) -> list[str]:
-        """Delegated."""
-        return self.inner.create_all()
-
-    def close(self) -> None:
-        """Delegated."""
-        self.inner.close()
 
 
 # -- phases (each in its own child process) -----------------------------------------------------

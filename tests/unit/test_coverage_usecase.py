@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,8 @@ from shared.entrypoint import Delivery
 from shared.errors import PermanentError, TransientError
 from shared.messages import Alert, ValidateCoverage
 from shared.warehouse import Warehouse
-from shared.warehouse.base import Row, Rows, Sql, TransientWarehouseError, WarehouseError
+from shared.warehouse.base import Sql, TransientWarehouseError, WarehouseError
+from tests.fakes import DelegatingWarehouse
 
 D = date(2023, 2, 23)
 RUN = "r-cov-test"
@@ -188,52 +188,16 @@ def test_daily_mode_blocks_against_upcg(app: App) -> None:
     assert ledger_row(app)["mode"] == "daily"
 
 
-class FailingWarehouse(Warehouse):
+class FailingWarehouse(DelegatingWarehouse):
     """Our Warehouse port around a real adapter; the coverage query raises ``error``."""
 
     def __init__(self, inner: Warehouse, error: Exception) -> None:
-        super().__init__(inner.settings)
-        self.inner = inner
+        super().__init__(inner)
         self.error = error
 
-    def qualify(self, dataset: str, table: str) -> str:
-        return self.inner.qualify(dataset, table)
-
-    def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
-        if sql.name == "coverage.counts":
+    def observe(self, operation: str, sql: Sql | None = None) -> None:
+        if sql is not None and sql.name == "coverage.counts":
             raise self.error
-        return self.inner.query(sql, params, **idents)
-
-    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
-        return self.inner.execute(sql, params, **idents)
-
-    def insert_rows(self, table: str, rows: Rows) -> int:
-        return self.inner.insert_rows(table, rows)
-
-    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
-        return self.inner.stage_rows(like, rows, tag)
-
-    def drop_staging(self, qualified: str) -> None:
-        self.inner.drop_staging(qualified)
-
-    def copy_rows_to_new_table(
-        self,
-        sql: Sql,
-        params: Mapping[str, Any],
-        dataset_key: str,
-        name: str,
-        expiration_days: int | None,
-        **idents: str,
-    ) -> str:
-        return self.inner.copy_rows_to_new_table(
-            sql, params, dataset_key, name, expiration_days, **idents
-        )
-
-    def table_exists(self, dataset_key: str, name: str) -> bool:
-        return self.inner.table_exists(dataset_key, name)
-
-    def create_all(self) -> list[str]:
-        return self.inner.create_all()
 
 
 @pytest.mark.parametrize(

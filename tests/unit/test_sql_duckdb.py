@@ -71,7 +71,11 @@ def test_statement_runs_on_duckdb(app: App, sql: Sql) -> None:
             from shared.sql.cleanup import STALE_ROWS
 
             idents["backup"] = app.warehouse.copy_rows_to_new_table(
-                STALE_ROWS, {"cutoff": SAMPLE["DATE"]}, "backup", "t_backup", None,
+                STALE_ROWS,
+                {"cutoff": SAMPLE["DATE"]},
+                "backup",
+                "t_backup",
+                None,
                 target=app.warehouse.table("upcoming_player_game_context"),
             )
     if sql.name == "ledger.upsert":

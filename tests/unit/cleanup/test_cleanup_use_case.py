@@ -15,7 +15,8 @@ from shared.bus.local import LocalBus
 from shared.cleanup import CleanupError, UnknownCleanupTable, cleanup_upcoming
 from shared.entrypoint import Delivery, run
 from shared.messages import Alert, CleanupRequest
-from shared.warehouse import Rows, Sql, TransientWarehouseError, Warehouse, WarehouseError
+from shared.warehouse import Sql, TransientWarehouseError, Warehouse, WarehouseError
+from tests.fakes import DelegatingWarehouse
 
 from .conftest import UPCG, UTCG, add_upcg, add_utcg, make_app, per_date, runs
 
@@ -215,37 +216,24 @@ def test_unknown_table_is_refused_before_anything_is_touched(app: App) -> None:
 # -- faults injected at our port ----------------------------------------------------------------
 
 
-class Faulty(Warehouse):
+class Faulty(DelegatingWarehouse):
     """Delegates to a real warehouse; hooks let a test break one step."""
 
     def __init__(self, inner: Warehouse) -> None:
-        super().__init__(inner.settings)
-        self.inner = inner
+        super().__init__(inner)
         self.after_copy: Any = None
         self.on_execute: Any = None
         self.on_query: Any = None
 
-    def qualify(self, dataset: str, table: str) -> str:
-        return self.inner.qualify(dataset, table)
-
     def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Any]:
         if self.on_query:
             self.on_query(sql)
-        return self.inner.query(sql, params, **idents)
+        return super().query(sql, params, **idents)
 
     def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
         if self.on_execute:
             return int(self.on_execute(sql, params, idents))
-        return self.inner.execute(sql, params, **idents)
-
-    def insert_rows(self, table: str, rows: Rows) -> int:
-        return self.inner.insert_rows(table, rows)
-
-    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
-        return self.inner.stage_rows(like, rows, tag)
-
-    def drop_staging(self, qualified: str) -> None:
-        self.inner.drop_staging(qualified)
+        return super().execute(sql, params, **idents)
 
     def copy_rows_to_new_table(
         self,
@@ -256,18 +244,12 @@ class Faulty(Warehouse):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        target = self.inner.copy_rows_to_new_table(
+        target = super().copy_rows_to_new_table(
             sql, params, dataset_key, name, expiration_days, **idents
         )
         if self.after_copy:
             self.after_copy(target)
         return target
-
-    def table_exists(self, dataset_key: str, name: str) -> bool:
-        return self.inner.table_exists(dataset_key, name)
-
-    def create_all(self) -> list[str]:
-        return self.inner.create_all()
 
 
 @pytest.fixture
