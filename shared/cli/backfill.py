@@ -12,6 +12,7 @@ from typing import Any
 from shared.bus.local import LocalBus
 from shared.cli.common import (
     UsageError,
+    add_warehouse_arg,
     date_list,
     iso_date,
     open_app,
@@ -73,7 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--run-id", help="run id (default: generated, sortable)")
     p.add_argument("--requested-by", default=None, help="who asks (default: your user name)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--warehouse", metavar="URL", help="override PCF_WAREHOUSE")
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("status", help="latest ledger state per date")
@@ -81,14 +82,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--end-date", type=iso_date, metavar="YYYY-MM-DD")
     p.add_argument("--run", dest="run_id", help="only this run")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--warehouse", metavar="URL", help="override PCF_WAREHOUSE")
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("report", help="a picture of coverage and status per date")
     p.add_argument("--start-date", type=iso_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--end-date", type=iso_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.png|FILE.html")
-    p.add_argument("--warehouse", metavar="URL", help="override PCF_WAREHOUSE")
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_report)
 
 

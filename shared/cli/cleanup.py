@@ -17,6 +17,7 @@ from shared.cleanup import (
 )
 from shared.cli.common import (
     UsageError,
+    add_warehouse_arg,
     iso_date,
     open_app,
     print_json,
@@ -52,14 +53,6 @@ CLEANUP_COLUMNS = [
     "deleted",
     "status",
 ]
-
-
-def _warehouse_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--warehouse",
-        metavar="URL",
-        help="duckdb:///path.duckdb or bigquery://PROJECT (default: PCF_WAREHOUSE)",
-    )
 
 
 def _table_list(text: str) -> list[str]:
@@ -107,7 +100,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _warehouse_arg(p)
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_cleanup)
 
     p = sub.add_parser(
@@ -133,7 +126,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "the configured bus (local stack: the Pub/Sub emulator; local bus: in-process)"
         ),
     )
-    _warehouse_arg(do_run)
+    add_warehouse_arg(do_run)
     for q in (show, do_apply, do_run):
         q.add_argument("--project", help="Google Cloud project (default PCF_PROJECT)")
         q.add_argument("--region", help="Cloud Scheduler location (default PCF_REGION)")

@@ -49,6 +49,15 @@ def stale_spec(text: str) -> tuple[date, int]:
     return iso_date(day), n
 
 
+def add_warehouse_arg(parser: argparse.ArgumentParser) -> None:
+    """The ``--warehouse URL`` option every data command takes."""
+    parser.add_argument(
+        "--warehouse",
+        metavar="URL",
+        help="duckdb:///path.duckdb or bigquery://PROJECT (default: PCF_WAREHOUSE)",
+    )
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with ``--warehouse``/``--workers`` applied."""
     try:

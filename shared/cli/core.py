@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.cli.common import (
     UsageError,
+    add_warehouse_arg,
     iso_date,
     open_app,
     print_json,
@@ -21,18 +22,10 @@ from shared.messages import ProcessDate, new_run_id
 from shared.warehouse import Sql
 
 
-def _warehouse_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--warehouse",
-        metavar="URL",
-        help="duckdb:///path.duckdb or bigquery://PROJECT (default: PCF_WAREHOUSE)",
-    )
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add init, seed, process and sql."""
     p = sub.add_parser("init", help="create datasets and tables from infra/schemas")
-    _warehouse_arg(p)
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
@@ -69,7 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="keep only N UPCG players on DATE (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _warehouse_arg(p)
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("process", help="process one date now (in-process)")
@@ -83,7 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--mode", choices=["backfill", "daily"], default="backfill")
     p.add_argument("--run-id", help="ledger run id (default: a new one)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _warehouse_arg(p)
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_process)
 
     p = sub.add_parser("sql", help="run a BigQuery-dialect query against the warehouse")
@@ -93,7 +86,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "player_composite_factors WHERE game_date = '2023-02-23'\"",
     )
     p.add_argument("--json", action="store_true", help="print a JSON array of row objects")
-    _warehouse_arg(p)
+    add_warehouse_arg(p)
     p.set_defaults(func=cmd_sql)
 
 
