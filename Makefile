@@ -66,4 +66,7 @@ stack-down: $(STAMP)  ## stop exactly the processes stack-up started
 stack-status: $(STAMP)
 	$(PY) -m shared.stack status
 
+bench-stack: $(STAMP) $(BQEMU_STAMP)  ## a month of dates through the emulator stack (dates/s, time shares)
+	$(PY) -m tests.bench.stack
+
 include infra/infra.mk

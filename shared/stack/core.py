@@ -384,8 +384,16 @@ def up(
             bq_argv,
             log=root / f"{BIGQUERY}.log",
             pid_file=root / f"{BIGQUERY}.pid",
-            # Avro is the only other extension it tries to fetch; we load no Avro.
-            env=_child_env({"BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}),
+            env=_child_env(
+                {
+                    # Avro is the only other extension it tries to fetch; we load no Avro.
+                    "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false",
+                    # Every write snapshots the whole table for time travel (which we never
+                    # query); expire them at once so the GC (every minute) keeps a long-lived
+                    # persistent stack from growing by a table copy per write for 7 days.
+                    "BQEMU_TIME_TRAVEL_RETENTION_DAYS": "0",
+                }
+            ),
             cwd=root,
         )
         started.append((bq_proc, ports[BIGQUERY], None, bq_endpoint))
