@@ -44,8 +44,6 @@ class TransientWarehouseError(TransientError, WarehouseError):
 class Warehouse(ABC):
     """Port to the warehouse; every call counts as one round trip."""
 
-    dialect: str = "bigquery"
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._trips = 0

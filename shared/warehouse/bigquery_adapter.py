@@ -84,8 +84,6 @@ def _schema_fields(schema: TableSchema) -> list[bigquery.SchemaField]:
 class BigQueryWarehouse(Warehouse):
     """Google BigQuery through ``google-cloud-bigquery``; batch loads, never streaming."""
 
-    dialect = "bigquery"
-
     def __init__(self, settings: Settings, project: str, client: Any | None = None) -> None:
         super().__init__(settings)
         self.project = project

@@ -111,8 +111,6 @@ def to_arrow(schema: TableSchema, rows: Rows) -> pa.Table:
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file (or ``:memory:``) standing in for BigQuery: datasets become schemas."""
 
-    dialect = "duckdb"
-
     def __init__(self, settings: Settings, path: str) -> None:
         super().__init__(settings)
         self.path = path
