@@ -70,3 +70,6 @@ bench-stack: $(STAMP) $(BQEMU_STAMP)  ## a month of dates through the emulator s
 	$(PY) -m tests.bench.stack
 
 include infra/infra.mk
+
+# `make test` on a fresh machine installs what the infra and emulator tests need too.
+test: $(CHECKOV) $(BQEMU_STAMP)
