@@ -8,9 +8,7 @@ datasets of its own (``it<tag>_*``), so the function servers of the stack never 
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +22,6 @@ import pytest
 from google.cloud import bigquery
 from stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
-import shared.sql
 from shared import ledger
 from shared.app import App, build_app
 from shared.bus.local import LocalBus
@@ -41,23 +38,10 @@ from shared.sql import coverage as coverage_sql
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
+from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
 
 pytestmark = pytest.mark.stack
 
-SAMPLE = {
-    "DATE": date(2023, 2, 23),
-    "INT64": 1,
-    "STRING": "x",
-    "NUMERIC": Decimal("1.5"),
-    "BOOL": False,
-    "FLOAT64": 1.5,
-    "TIMESTAMP": datetime(2023, 2, 23, tzinfo=UTC),
-}
-# Placeholders that are not pipeline tables: the table a staged/ad-hoc one is shaped like.
-STAGED_LIKE = {
-    "processing.replace_pcf_date": "player_composite_factors",
-    "ledger.queue_many": "backfill_ledger",
-}
 LEGACY_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 NO_DELIVERY = Delivery(message_id="it-1", attempt=1, publish_time=None, attributes={})
 INCIDENT, NEXT, FULL_UPCG = date(2023, 2, 23), date(2023, 2, 24), date(2023, 2, 25)
@@ -86,20 +70,6 @@ UPCG_ROWS = Sql(
     " WHERE game_date BETWEEN @a AND @b ORDER BY game_date, player_lookup",
     {"a": "DATE", "b": "DATE"},
 )
-
-
-def all_statements() -> list[Sql]:
-    """Every named Sql constant of shared/sql/*.py."""
-    found: dict[str, Sql] = {}
-    for info in pkgutil.iter_modules(shared.sql.__path__):
-        module = importlib.import_module(f"shared.sql.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Sql):
-                found[value.name] = value
-    return [found[k] for k in sorted(found)]
-
-
-STATEMENTS = all_statements()
 
 
 def plain(value: Any) -> Any:

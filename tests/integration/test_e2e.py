@@ -42,29 +42,10 @@ from shared.entrypoint import Delivery
 from shared.messages import BackfillRequest, ProcessDate
 from shared.seeding import inject_stale_upcg, seed
 from shared.warehouse import Sql
+from tests.season_facts import END, EXPECTED, INCIDENT, NEXT, OFF_DAYS, STALE, START
 
 pytestmark = [pytest.mark.stack, pytest.mark.realdata]
 
-START, END = date(2023, 2, 15), date(2023, 3, 5)
-INCIDENT, NEXT = date(2023, 2, 23), date(2023, 2, 24)
-STALE = {INCIDENT: 1, NEXT: 68}
-OFF_DAYS = [date(2023, 2, d) for d in range(17, 23)]  # the All-Star break
-# Distinct PGS players per game date of the range (2023-02-23/24 are SPEC §0's 187 and 175).
-EXPECTED = {
-    date(2023, 2, 15): 215,
-    date(2023, 2, 16): 63,
-    INCIDENT: 187,
-    NEXT: 175,
-    date(2023, 2, 25): 154,
-    date(2023, 2, 26): 191,
-    date(2023, 2, 27): 78,
-    date(2023, 2, 28): 216,
-    date(2023, 3, 1): 190,
-    date(2023, 3, 2): 83,
-    date(2023, 3, 3): 212,
-    date(2023, 3, 4): 126,
-    date(2023, 3, 5): 199,
-}
 # Fault injection works on dates outside the backfill range, so the range stays comparable.
 TRANSIENT_DATE, DOOMED_DATE = date(2023, 3, 10), date(2023, 3, 11)
 FINAL = {*ledger.FINAL_OK, *ledger.RETRYABLE}

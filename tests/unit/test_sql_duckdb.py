@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
-import shared.sql
 from shared.app import App
 from shared.warehouse import Sql
 from shared.warehouse.duckdb_adapter import transpile
-
-SAMPLE = {
-    "DATE": date(2023, 2, 23),
-    "INT64": 1,
-    "STRING": "x",
-    "NUMERIC": Decimal("1.5"),
-    "BOOL": False,
-    "FLOAT64": 1.5,
-    "TIMESTAMP": datetime(2023, 2, 23, tzinfo=UTC),
-}
-# Placeholders that are not pipeline tables: which table the statement is shaped like.
-STAGED_LIKE = {
-    "staging": {
-        "processing.replace_pcf_date": "player_composite_factors",
-        "ledger.queue_many": "backfill_ledger",
-    }
-}
-
-
-def all_statements() -> list[Sql]:
-    found: dict[str, Sql] = {}
-    for info in pkgutil.iter_modules(shared.sql.__path__):
-        module = importlib.import_module(f"shared.sql.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Sql):
-                found[value.name] = value
-    return [found[k] for k in sorted(found)]
-
-
-STATEMENTS = all_statements()
+from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
 
 
 def test_the_sql_module_is_collected() -> None:
@@ -63,7 +29,7 @@ def test_statement_runs_on_duckdb(app: App, sql: Sql) -> None:
     idents: dict[str, str] = {}
     for placeholder in sql.placeholders():
         if placeholder == "staging":
-            like = STAGED_LIKE["staging"][sql.name]
+            like = STAGED_LIKE[sql.name]
             idents["staging"] = app.warehouse.stage_rows(like, [], tag="t")
         elif placeholder == "target":
             idents["target"] = app.warehouse.table("upcoming_player_game_context")

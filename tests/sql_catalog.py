@@ -1,0 +1,41 @@
+"""Every named statement of shared/sql, with sample parameter values (for the adapter tiers)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import shared.sql
+from shared.warehouse import Sql
+
+# One sample value per declared BigQuery parameter type.
+SAMPLE = {
+    "DATE": date(2023, 2, 23),
+    "INT64": 1,
+    "STRING": "x",
+    "NUMERIC": Decimal("1.5"),
+    "BOOL": False,
+    "FLOAT64": 1.5,
+    "TIMESTAMP": datetime(2023, 2, 23, tzinfo=UTC),
+}
+# Placeholders that are not pipeline tables: the table a staged one is shaped like.
+STAGED_LIKE = {
+    "processing.replace_pcf_date": "player_composite_factors",
+    "ledger.queue_many": "backfill_ledger",
+}
+
+
+def all_statements() -> list[Sql]:
+    """Every named Sql constant of shared/sql/*.py, sorted by name."""
+    found: dict[str, Sql] = {}
+    for info in pkgutil.iter_modules(shared.sql.__path__):
+        module = importlib.import_module(f"shared.sql.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Sql):
+                found[value.name] = value
+    return [found[k] for k in sorted(found)]
+
+
+STATEMENTS = all_statements()
