@@ -8,22 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.config import Settings
 from shared.seed import derive_tables, write_synthetic_season
 
 STAMP = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def real_dir() -> Path:
-    """The real-season folder from Settings (PCF_DATA_DIR); skip when it is not there."""
-    folder = Settings().data_dir
-    if not (folder / "schedule_2022_23.csv").is_file():
-        pytest.skip(
-            f"real 2022-23 season not found at {folder} (set PCF_DATA_DIR to the nba_2022_23 "
-            "folder to run the real-data seed tests)"
-        )
-    return folder
+def real_dir(real_data_dir: Path) -> Path:
+    """The real-season folder (the root conftest skips with a reason when it is absent)."""
+    return real_data_dir
 
 
 @pytest.fixture(scope="session")
