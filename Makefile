@@ -13,7 +13,7 @@ DEMO_WH := duckdb:///$(DEMO_DB)
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 venv: $(STAMP)  ## create .venv with runtime + dev dependencies and the pcf command
 
 demo: $(STAMP)  ## the incident replay on the embedded default (DuckDB + in-process bus)
-	@$(PY) -m shared.demo --warehouse $(DEMO_WH)
+	@$(PY) -m shared.tools.demo --warehouse $(DEMO_WH)
 
 test: $(STAMP)  ## the whole test suite (unit, real season, infra, emulator stack)
 	$(PY) -m pytest
@@ -58,13 +58,13 @@ $(BQEMU_STAMP): requirements-bqemulator.txt
 bqemu-venv: $(BQEMU_STAMP)  ## bqemulator in its own venv (its pins clash with ours)
 
 stack-up: $(STAMP) $(BQEMU_STAMP)  ## start the emulator stack (state in .pcf/stack)
-	$(PY) -m shared.stack up
+	$(PY) -m shared.tools.stack up
 
 stack-down: $(STAMP)  ## stop exactly the processes stack-up started
-	$(PY) -m shared.stack down
+	$(PY) -m shared.tools.stack down
 
 stack-status: $(STAMP)
-	$(PY) -m shared.stack status
+	$(PY) -m shared.tools.stack status
 
 bench-stack: $(STAMP) $(BQEMU_STAMP)  ## a month of dates through the emulator stack (dates/s, time shares)
 	$(PY) -m tests.bench.stack

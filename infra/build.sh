@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage each Cloud Function as a self-contained source folder:
 #   build/<function>/main.py                  functions/<function>/main.py
-#   build/<function>/shared/...               the shared library (.py / .json / .sql only)
+#   build/<function>/shared/...               the import closure of main.py in shared/ (only)
 #   build/<function>/infra/topology.json      read by shared.app at run time
 #   build/<function>/infra/schemas/*.json     read by shared.warehouse.schemas at run time
 #   build/<function>/requirements.txt         the repo's runtime requirements
@@ -53,15 +53,15 @@ stage() {
   cp "$ROOT/infra/topology.json" "$dest/infra/topology.json"
   cp "$ROOT/infra/schemas/"*.json "$dest/infra/schemas/"
 
-  local rel
-  while IFS= read -r -d '' rel; do
+  # Exactly the import closure of main.py: the local tools (shared/tools) never ship.
+  local rel closure
+  closure="$(cd "$ROOT" && "$PYTHON" -m shared.tools.closure "$fn")" ||
+    die "import closure of $fn failed (see above)"
+  while IFS= read -r rel; do
+    [[ -n "$rel" ]] || continue
     mkdir -p "$dest/$(dirname "$rel")"
     cp "$ROOT/$rel" "$dest/$rel"
-  done < <(
-    cd "$ROOT" &&
-      find shared -name __pycache__ -prune -o -type f \
-        \( -name '*.py' -o -name '*.json' -o -name '*.sql' -o -name 'py.typed' \) -print0
-  )
+  done <<<"$closure"
 
   printf '%s\n' '.gcloudignore' '__pycache__/' '*.pyc' >"$dest/.gcloudignore"
   echo "staged $fn -> ${dest#"$ROOT"/}"

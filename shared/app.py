@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 from shared.bus.base import Publisher
-from shared.config import REPO_ROOT, Settings, get_settings
+from shared.config import Settings, get_settings
 from shared.warehouse import Warehouse, open_warehouse
-
-TOPOLOGY_PATH = REPO_ROOT / "infra" / "topology.json"
-
-
-@lru_cache(maxsize=2)
-def load_topology(path: Path = TOPOLOGY_PATH) -> dict[str, Any]:
-    """The pipeline wiring from infra/topology.json (shared with Terraform and the stack)."""
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 @dataclass
@@ -40,15 +27,28 @@ class App:
         self.warehouse.close()
 
 
+BusOpener = Callable[[Settings], Publisher]
+_BUS_OPENERS: dict[str, BusOpener] = {}
+
+
+def register_bus(kind: str, opener: BusOpener) -> None:
+    """Make a bus kind available (the local tools register the in-process bus)."""
+    _BUS_OPENERS[kind] = opener
+
+
 def build_bus(settings: Settings) -> Publisher:
-    """The bus named by settings: ``pubsub`` or the in-process ``local`` bus."""
+    """The bus named by settings: ``pubsub``, or one a tool registered (``local``)."""
     if settings.bus == "pubsub":
         from shared.bus.pubsub import PubSubPublisher
 
         return PubSubPublisher(settings)
-    from shared.bus.local import LocalBus
-
-    return LocalBus(workers=settings.local_workers)
+    opener = _BUS_OPENERS.get(settings.bus)
+    if opener is None:
+        raise ValueError(
+            f"bus {settings.bus!r} is a local tool, not part of the deployed runtime: "
+            "run through `pcf` (pip install 'pcf-pipeline[local]') or set PCF_BUS=pubsub"
+        )
+    return opener(settings)
 
 
 def build_app(

@@ -11,6 +11,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The one path to infra/: a staged function mirrors the repo layout (main.py, shared/, infra/).
+INFRA_DIR = REPO_ROOT / "infra"
+SCHEMA_DIR = INFRA_DIR / "schemas"
+TOPOLOGY_PATH = INFRA_DIR / "topology.json"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "nba_2022_23"
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
 
@@ -56,6 +60,8 @@ class Settings(BaseSettings):
     fallback_threshold: float = Field(default=0.9, gt=0, le=1)
     coverage_block_pct: float = Field(default=90.0, ge=0, le=100)
     coverage_warn_pct: float = Field(default=95.0, ge=0, le=100)
+    # A date whose latest ledger row is queued/processing/written for longer is `stalled`.
+    stall_lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
     bootstrap_days: int = Field(default=14, ge=0, le=60)
     max_dates_per_request: int = Field(default=400, ge=1, le=5000)
 
@@ -68,10 +74,14 @@ class Settings(BaseSettings):
     cleanup_max_fraction: float = Field(default=0.5, gt=0, le=1)
     cleanup_max_rows: int = Field(default=100_000, ge=1)
     backup_expiration_days: int = Field(default=30, ge=1)
+    # One cleanup per table at a time; a `started` run older than this is reconciled.
+    cleanup_lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     # Local data.
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # auto: readable text at a terminal, JSON lines elsewhere (always JSON in a Cloud Function).
+    log_format: Literal["auto", "text", "json"] = "auto"
 
     @field_validator(
         "project",

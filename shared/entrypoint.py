@@ -83,7 +83,6 @@ def run(cloud_event: Any, model: type[M], use_case: UseCase[M], app: App | None 
         try:
             use_case(runtime, message, delivery)
         except TransientError as exc:
-            # First: TransientWarehouseError is also a WarehouseError (a PermanentError).
             log.event("WARNING", f"transient failure, will be redelivered: {exc}", error=str(exc))
             raise
         except PermanentError as exc:

@@ -1,4 +1,4 @@
-"""Error classes that decide ack vs retry (see entrypoint)."""
+"""Error classes that decide ack vs retry (see entrypoint): the two never overlap."""
 
 from __future__ import annotations
 

@@ -14,10 +14,12 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from shared.rules.statuses import DataSource
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
-Source = Literal["auto", "upcg", "synthetic"]
+SourcePin = Literal["auto", "upcg", "synthetic"]
 Mode = Literal["backfill", "daily"]
 Rerun = Literal["missing", "failed", "all"]
 
@@ -86,7 +88,7 @@ class BackfillRequest(_ForceAudit):
     dates: list[IsoDate] | None = None
     dry_run: bool = False
     rerun: Rerun = "missing"
-    source: Source = "auto"
+    source: SourcePin = "auto"
     mode: Mode = "backfill"
     run_id: RunId | None = None
 
@@ -114,7 +116,7 @@ class ProcessDate(_ForceAudit):
     run_id: RunId
     game_date: IsoDate
     mode: Mode = "backfill"
-    source: Source = "auto"
+    source: SourcePin = "auto"
 
 
 class ValidateCoverage(_ForceAudit):
@@ -123,8 +125,8 @@ class ValidateCoverage(_ForceAudit):
     run_id: RunId
     game_date: IsoDate
     mode: Mode = "backfill"
-    source: Source = "auto"
-    data_source: str | None = None
+    source: SourcePin = "auto"
+    data_source: DataSource | None = None
     upcg_players: int | None = Field(default=None, ge=0)
     expected_players: int | None = Field(default=None, ge=0)
     rows_written: int | None = Field(default=None, ge=0)
@@ -143,18 +145,27 @@ class CleanupRequest(Message):
     requested_by: str | None = Field(default=None, max_length=200)
 
 
+# Every alert kind the code can publish; each maps to an alert policy (infra/terraform).
+AlertKind = Literal[
+    "coverage_blocked",
+    "validation_failed",
+    "processing_failed",
+    "publish_failed",
+    "stale_run",
+    "dead_lettered",
+    "dispatch_failed",
+    "bad_message",
+    "cleanup_refused",
+    "cleanup_failed",
+    "cleanup_reconciled",
+]
+ALERT_KINDS: tuple[str, ...] = AlertKind.__args__  # type: ignore[attr-defined]
+
+
 class Alert(Message):
     """Something an operator must look at: a blocked/failed date or a refused/failed cleanup."""
 
-    kind: Literal[
-        "coverage_blocked",
-        "validation_failed",
-        "processing_failed",
-        "cleanup_refused",
-        "cleanup_failed",
-        "dispatch_failed",
-        "bad_message",
-    ]
+    kind: AlertKind
     severity: Literal["WARNING", "ERROR", "CRITICAL"] = "ERROR"
     summary: str
     run_id: str | None = None

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+import shared.tools  # noqa: F401  (registers the DuckDB warehouse and the local bus)
 from shared.app import App, build_app
-from shared.bus.local import LocalBus
 from shared.config import Settings
-from shared.registry import wire_local_bus
+from shared.tools.local_bus import LocalBus
+from shared.tools.registry import wire_local_bus
 
 
 def make_app(warehouse: str, workers: int = 2, wire: bool = True) -> App:
@@ -50,7 +51,7 @@ def real_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_seeded_file(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB file seeded once per session with the untouched real season."""
-    from shared.seeding import seed
+    from shared.tools.seed.load import seed
 
     path = tmp_path_factory.mktemp("real") / "season.duckdb"
     a = make_app(f"duckdb:///{path}", wire=False)

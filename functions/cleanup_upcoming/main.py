@@ -4,9 +4,9 @@ from typing import Any
 
 import functions_framework
 
-from shared.cleanup import cleanup_upcoming
 from shared.entrypoint import run
 from shared.messages import CleanupRequest
+from shared.usecases.cleanup_upcoming import cleanup_upcoming
 
 
 @functions_framework.cloud_event

@@ -4,9 +4,9 @@ from typing import Any
 
 import functions_framework
 
-from shared.dispatch import dispatch_backfill
 from shared.entrypoint import run
 from shared.messages import BackfillRequest
+from shared.usecases.dispatch_backfill import dispatch_backfill
 
 
 @functions_framework.cloud_event

@@ -6,7 +6,7 @@ import functions_framework
 
 from shared.entrypoint import run
 from shared.messages import ProcessDate
-from shared.processing import process_date
+from shared.usecases.process_date import process_date
 
 
 @functions_framework.cloud_event

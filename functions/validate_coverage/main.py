@@ -4,9 +4,9 @@ from typing import Any
 
 import functions_framework
 
-from shared.coverage import validate_coverage
 from shared.entrypoint import run
 from shared.messages import ValidateCoverage
+from shared.usecases.validate_coverage import validate_coverage
 
 
 @functions_framework.cloud_event

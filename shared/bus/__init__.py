@@ -1,6 +1,5 @@
-"""Publisher port and adapters: in-process (local) and Pub/Sub."""
+"""Publisher port and the Pub/Sub adapter (the in-process bus is a local tool)."""
 
 from shared.bus.base import Publisher
-from shared.bus.local import LocalBus
 
-__all__ = ["LocalBus", "Publisher"]
+__all__ = ["Publisher"]

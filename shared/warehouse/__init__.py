@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shared.config import Settings, validate_identifier
 from shared.warehouse.base import (
     Row,
@@ -25,7 +27,16 @@ __all__ = [
     "get_schema",
     "load_schemas",
     "open_warehouse",
+    "register_warehouse",
 ]
+
+WarehouseOpener = Callable[[Settings, str], Warehouse]
+_OPENERS: dict[str, WarehouseOpener] = {}
+
+
+def register_warehouse(scheme: str, opener: WarehouseOpener) -> None:
+    """Make a URL scheme available (the local tools register ``duckdb``)."""
+    _OPENERS[scheme] = opener
 
 
 def open_warehouse(settings: Settings, url: str | None = None) -> Warehouse:
@@ -35,17 +46,19 @@ def open_warehouse(settings: Settings, url: str | None = None) -> Warehouse:
     or ``bigquery://PROJECT``.
     """
     target = url or settings.warehouse
-    if target.startswith("duckdb://"):
-        from shared.warehouse.duckdb_adapter import DuckDBWarehouse
-
-        path = target.removeprefix("duckdb://")
-        path = path.removeprefix("/") if not path.startswith("//") else path[1:]
-        return DuckDBWarehouse(settings, path or ":memory:")
+    scheme = target.partition("://")[0]
+    if scheme in _OPENERS:
+        return _OPENERS[scheme](settings, target)
     if target.startswith("bigquery://"):
-        from shared.warehouse.bigquery_adapter import BigQueryWarehouse
+        from shared.warehouse.bigquery import BigQueryWarehouse
 
         project = target.removeprefix("bigquery://").strip("/") or settings.project
         return BigQueryWarehouse(settings, validate_identifier(project, "project"))
+    if scheme == "duckdb":
+        raise ValueError(
+            f"warehouse {target!r} is the local embedded default, not part of the deployed "
+            "runtime: run through `pcf` (pip install 'pcf-pipeline[local]') or use bigquery://"
+        )
     raise ValueError(
         f"unknown warehouse {target!r}: use duckdb:///path/file.duckdb or bigquery://PROJECT"
     )

@@ -6,18 +6,19 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from string import Formatter
 from typing import Any
-
-import pandas as pd
 
 from shared.config import Settings, validate_identifier
 from shared.errors import PermanentError, TransientError
 from shared.warehouse.schemas import TableSchema, get_schema
 
 Row = dict[str, Any]
-Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
+# Records (dicts). The local tools' DuckDB adapter also takes a pandas DataFrame; the runtime never
+# builds one (pandas is not deployed), so a frame is accepted by duck typing (``to_dict``).
+Rows = Sequence[Mapping[str, Any]] | Any
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class WarehouseError(PermanentError):
     """A warehouse call failed permanently (bad SQL, missing table, ...)."""
 
 
-class TransientWarehouseError(TransientError, WarehouseError):
+class TransientWarehouseError(TransientError):
     """A warehouse call failed in a way a retry may fix (5xx, rate limit, lock)."""
 
 
@@ -130,30 +131,35 @@ class Warehouse(ABC):
         """Release connections."""
 
 
-def rows_to_frame(schema: TableSchema, rows: Rows) -> pd.DataFrame:
-    """Rows (dicts or a DataFrame) as a DataFrame with exactly the schema's columns."""
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    missing = [c for c in schema.column_names if c not in frame.columns]
-    for name in missing:
-        frame[name] = None
-    extra = [c for c in frame.columns if c not in schema.column_names]
+def records(rows: Rows) -> list[Mapping[str, Any]]:
+    """Rows as a list of mappings (a DataFrame from the local tools via its ``to_dict``)."""
+    if hasattr(rows, "to_dict") and not isinstance(rows, Mapping):
+        return list(rows.to_dict("records"))
+    return list(rows)
+
+
+def check_columns(schema: TableSchema, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Raise WarehouseError when a row carries a column the table does not have."""
+    known = set(schema.column_names)
+    extra = sorted({k for row in rows for k in row if k not in known})
     if extra:
         raise WarehouseError(f"columns {extra} are not in table {schema.name}")
-    return frame[schema.column_names]
 
 
 def json_value(value: Any) -> Any:
-    """A value as it goes into newline-delimited JSON for a load job."""
+    """A value as it goes into newline-delimited JSON for a load job (NaN/NaT → NULL)."""
     if value is None:
         return None
     if isinstance(value, float) and value != value:  # NaN is NULL
         return None
-    if value is pd.NaT or (not isinstance(value, (str, bytes, list, dict)) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, datetime):
+        if value != value:  # pandas NaT compares unequal to itself
+            return None
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return json_value(value.item())
     return value

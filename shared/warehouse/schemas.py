@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "infra" / "schemas"
+from shared.config import SCHEMA_DIR
 
 
 class UnknownTable(ValueError):
@@ -41,21 +41,12 @@ class TableSchema:
     partition_field: str | None
     clustering: tuple[str, ...]
     deletion_protection: bool
+    owner: str = "pcf"
 
     @property
     def column_names(self) -> list[str]:
         """Column names in schema order."""
         return [c.name for c in self.columns]
-
-    def bigquery_fields(self) -> list[dict[str, Any]]:
-        """The schema as BigQuery JSON field dicts."""
-        out: list[dict[str, Any]] = []
-        for c in self.columns:
-            field: dict[str, Any] = {"name": c.name, "type": c.type, "mode": c.mode}
-            if c.description:
-                field["description"] = c.description
-            out.append(field)
-        return out
 
 
 def _parse(doc: dict[str, Any]) -> TableSchema:
@@ -71,6 +62,7 @@ def _parse(doc: dict[str, Any]) -> TableSchema:
         partition_field=part.get("field"),
         clustering=tuple(doc.get("clustering") or ()),
         deletion_protection=bool(doc.get("deletion_protection", False)),
+        owner=str(doc.get("owner", "pcf")),
     )
 
 
@@ -92,3 +84,8 @@ def get_schema(name: str) -> TableSchema:
     if name not in schemas:
         raise UnknownTable(f"unknown table {name!r}; known tables: {', '.join(sorted(schemas))}")
     return schemas[name]
+
+
+def input_tables() -> tuple[str, ...]:
+    """The upstream tables the pipeline reads (``"owner": "upstream"`` in their schema file)."""
+    return tuple(sorted(n for n, s in load_schemas().items() if s.owner == "upstream"))

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.app import App, build_app
-from shared.bus.local import LocalBus
 from shared.config import REPO_ROOT, Settings
+from shared.tools.local_bus import LocalBus
 from shared.warehouse import Sql, Warehouse
 from tests.fakes import DelegatingWarehouse
 
@@ -92,11 +92,11 @@ class ThreadTally(DelegatingWarehouse):
 # -- phases (each in its own child process) -----------------------------------------------------
 def phase_seed(db: Path, data_dir: Path | None, scratch: Path) -> dict[str, Any]:
     """Seed the season into ``db`` (generating a synthetic one first when ``data_dir`` is None)."""
-    from shared.seeding import seed
+    from shared.tools.seed.load import seed
 
     generate_s = 0.0
     if data_dir is None:
-        from shared.seed import write_synthetic_season
+        from shared.tools.seed import write_synthetic_season
 
         started = time.perf_counter()
         data_dir = write_synthetic_season(scratch / "synthetic", seed=7)
@@ -122,7 +122,7 @@ def phase_process(db: Path) -> dict[str, Any]:
     """Issue 2: process_date on every game date, no bus wiring (just the processing)."""
     from shared.entrypoint import Delivery
     from shared.messages import ProcessDate
-    from shared.processing import process_date
+    from shared.usecases.process_date import process_date
 
     app = open_app(db)
     try:
@@ -167,11 +167,11 @@ def phase_process(db: Path) -> dict[str, Any]:
 
 def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
     """Issue 3: the whole season through dispatch → process → validate on the local bus."""
-    from shared import ledger
-    from shared.dispatch import dispatch_backfill
     from shared.entrypoint import Delivery
     from shared.messages import BackfillRequest
-    from shared.registry import wire_local_bus
+    from shared.tools.registry import wire_local_bus
+    from shared.usecases import ledger
+    from shared.usecases.dispatch_backfill import dispatch_backfill
 
     bus = LocalBus(workers=workers)
     plain = open_app(db, bus=bus)

@@ -33,15 +33,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from shared import ledger
 from shared.app import App, build_app
 from shared.bus.pubsub import PubSubPublisher
 from shared.config import Settings
 from shared.messages import BackfillRequest
-from shared.planning import DatePlan
-from shared.seeding import seed
+from shared.rules import statuses
+from shared.rules.planning import DatePlan
 from shared.sql import processing as processing_sql
-from shared.stack import (
+from shared.tools.seed.load import seed
+from shared.tools.stack import (
     DEFAULT_STATE_DIR,
     StackConfig,
     StackInfo,
@@ -51,10 +51,11 @@ from shared.stack import (
     status,
     up,
 )
+from shared.usecases import ledger
 
 TARGET_DATES_PER_S = 1.0
 FUNCTIONS = ("dispatch_backfill", "process_date", "validate_coverage")
-FINAL = {*ledger.FINAL_OK, *ledger.RETRYABLE}
+FINAL = {*statuses.FINAL_OK, *statuses.RETRYABLE}
 WARMUP_DATE = date(2023, 1, 18)
 POLL_S = 1.0  # the poll itself is a bqemulator query: keep its load small
 
@@ -250,7 +251,7 @@ def measure(app: App, info: StackInfo, reused: bool, args: argparse.Namespace) -
     data_dir = Settings().data_dir
     with tempfile.TemporaryDirectory(prefix="pcf-bench-season-") as tmp:
         if args.synthetic or not (data_dir / "schedule_2022_23.csv").exists():
-            from shared.seed import write_synthetic_season
+            from shared.tools.seed import write_synthetic_season
 
             data_dir = write_synthetic_season(Path(tmp), seed=7)
             print(f"synthetic season in {data_dir}")

@@ -91,9 +91,9 @@ def test_staged_code_finds_its_data_files(staged: Path, fn: str, tmp_path: Path)
     probe = (
         "import json, shared\n"
         "from shared.warehouse.schemas import load_schemas\n"
-        "from shared.app import load_topology\n"
+        "from shared.topology import load_topology\n"
         "print(json.dumps({'shared': shared.__file__, 'tables': sorted(load_schemas()),"
-        " 'functions': sorted(load_topology()['functions'])}))\n"
+        " 'functions': sorted(f.name for f in load_topology().functions)}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

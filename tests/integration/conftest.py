@@ -28,9 +28,9 @@ from stack_helpers import (
 )
 
 from shared.app import App
-from shared.bus.local import LocalBus
 from shared.config import REPO_ROOT
-from shared.stack import (
+from shared.tools.local_bus import LocalBus
+from shared.tools.stack import (
     DEFAULT_STATE_DIR,
     PubSubPlan,
     StackConfig,
@@ -44,7 +44,7 @@ from shared.stack import (
     subscriber_client,
     up,
 )
-from shared.stack.process import free_port, port_open, spawn, stop_groups, wait_until
+from shared.tools.stack.process import free_port, port_open, spawn, stop_groups, wait_until
 
 FAULTS_SOURCE = Path(__file__).parent / "faults" / "process_date_faults.py"
 

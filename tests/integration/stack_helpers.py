@@ -18,13 +18,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared import ledger
 from shared.app import App, build_app
 from shared.bus.base import Publisher
 from shared.bus.pubsub import PubSubPublisher
 from shared.config import Settings
-from shared.stack import StackInfo, Topology, publisher_client, stack_env
-from shared.stack.process import http_ok, is_alive, port_open
+from shared.tools.stack import StackInfo, Topology, publisher_client, stack_env
+from shared.tools.stack.process import http_ok, is_alive, port_open
+from shared.usecases import ledger
 
 POLL_SECONDS = 0.25
 DATASET_KEYS = ("reference", "analytics", "precompute", "orchestration", "backup", "staging")

@@ -22,21 +22,21 @@ import pytest
 from google.cloud import bigquery
 from stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
-from shared import ledger
 from shared.app import App, build_app
-from shared.bus.local import LocalBus
-from shared.cleanup import backup_table_name, cleanup_upcoming
 from shared.config import Settings
-from shared.coverage import validate_coverage
 from shared.entrypoint import Delivery
-from shared.ledger import LedgerUpdate
 from shared.messages import CleanupRequest, ProcessDate, ValidateCoverage
-from shared.processing import process_date, replace_partition
-from shared.seeding import inject_stale_upcg, seed
 from shared.sql import cleanup as cleanup_sql
 from shared.sql import coverage as coverage_sql
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
+from shared.tools.local_bus import LocalBus
+from shared.tools.seed.load import inject_stale_upcg, seed
+from shared.usecases import ledger
+from shared.usecases.cleanup_upcoming import backup_table_name, cleanup_upcoming
+from shared.usecases.ledger import LedgerUpdate
+from shared.usecases.process_date import process_date, replace_partition
+from shared.usecases.validate_coverage import validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
 from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
 

@@ -34,13 +34,14 @@ from stack_helpers import (
     wait_for,
 )
 
-from shared import ledger
-from shared.app import App, load_topology
+from shared.app import App
 from shared.clock import et_today
-from shared.dispatch import dispatch_backfill
 from shared.entrypoint import Delivery
 from shared.messages import BackfillRequest, ProcessDate
-from shared.seeding import inject_stale_upcg, seed
+from shared.rules import statuses
+from shared.tools.seed.load import inject_stale_upcg, seed
+from shared.topology import load_topology
+from shared.usecases.dispatch_backfill import dispatch_backfill
 from shared.warehouse import Sql
 from tests.season_facts import END, EXPECTED, INCIDENT, NEXT, OFF_DAYS, STALE, START
 
@@ -48,7 +49,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.realdata]
 
 # Fault injection works on dates outside the backfill range, so the range stays comparable.
 TRANSIENT_DATE, DOOMED_DATE = date(2023, 3, 10), date(2023, 3, 11)
-FINAL = {*ledger.FINAL_OK, *ledger.RETRYABLE}
+FINAL = {*statuses.FINAL_OK, *statuses.RETRYABLE}
 NO_DELIVERY = Delivery(message_id=None, attempt=None, publish_time=None, attributes={})
 BACKFILL_TIMEOUT = 240.0
 RETRY_WINDOW_TIMEOUT = 200.0
@@ -398,7 +399,7 @@ def test_a_malformed_message_is_acknowledged_once_and_logged_at_error(
 def test_the_scheduler_payload_runs_the_cleanup(
     stack: Stack, season: App, alerts: PullSink
 ) -> None:
-    body = load_topology()["schedule"]["body"]
+    body = load_topology().schedule["body"]
     assert body == {"trigger": "scheduled"}
     since = datetime.now(UTC) - timedelta(seconds=1)
     message_id = stack.publish(stack.topic("cleanup"), json.dumps(body).encode("utf-8"))

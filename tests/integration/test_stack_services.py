@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from shared.config import REPO_ROOT, Settings
-from shared.stack import (
+from shared.tools.stack import (
     StackConfig,
     StackError,
     StackInfo,
@@ -33,7 +33,7 @@ from shared.stack import (
     subscriber_client,
     up,
 )
-from shared.stack.process import free_port, is_alive, port_open
+from shared.tools.stack.process import free_port, is_alive, port_open
 
 pytestmark = pytest.mark.stack
 
@@ -306,7 +306,7 @@ def test_parameterized_query_through_real_bigquery_client(stack: StackInfo) -> N
 
 
 def test_cli_status_and_env(stack: StackInfo, state_dir: Path) -> None:
-    cli = [sys.executable, "-m", "shared.stack", "--state-dir", str(state_dir)]
+    cli = [sys.executable, "-m", "shared.tools.stack", "--state-dir", str(state_dir)]
     done = subprocess.run(
         [*cli, "status", "--json"], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT
     )

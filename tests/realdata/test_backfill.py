@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from shared import ledger
 from shared.app import App, build_app
 from shared.bus.base import Publisher
-from shared.bus.local import LocalBus
-from shared.cli.main import main
 from shared.config import Settings
-from shared.dispatch import DispatchResult, dispatch_backfill, et_today
 from shared.entrypoint import Delivery
 from shared.messages import Alert, BackfillRequest, Message, ProcessDate, ValidateCoverage
-from shared.registry import wire_local_bus
-from shared.seeding import inject_stale_upcg
+from shared.tools.cli.main import main
+from shared.tools.local_bus import LocalBus
+from shared.tools.registry import wire_local_bus
+from shared.tools.seed.load import inject_stale_upcg
+from shared.usecases import ledger
+from shared.usecases.dispatch_backfill import DispatchResult, dispatch_backfill, et_today
 from shared.warehouse import Sql
 from tests.season_facts import END, EXPECTED, INCIDENT, NEXT, OFF_DAYS, STALE, START
 

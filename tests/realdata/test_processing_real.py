@@ -10,9 +10,9 @@ import pytest
 from shared.app import App
 from shared.entrypoint import Delivery
 from shared.messages import ProcessDate
-from shared.processing import process_date
-from shared.seeding import inject_stale_upcg
 from shared.sql import processing as sql
+from shared.tools.seed.load import inject_stale_upcg
+from shared.usecases.process_date import process_date
 from shared.warehouse import Sql
 
 INCIDENT = date(2023, 2, 23)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.main import main
+from shared.tools.cli.main import main
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

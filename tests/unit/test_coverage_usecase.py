@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from shared import ledger
 from shared.app import App
-from shared.coverage import CoverageResult, validate_coverage
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError, TransientError
 from shared.messages import Alert, ValidateCoverage
+from shared.usecases import ledger
+from shared.usecases.validate_coverage import CoverageResult, validate_coverage
 from shared.warehouse import Warehouse
 from shared.warehouse.base import Sql, TransientWarehouseError, WarehouseError
 from tests.fakes import DelegatingWarehouse

@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from shared import ledger
 from shared.app import App
 from shared.bus.base import Publisher
-from shared.dispatch import (
+from shared.entrypoint import Delivery, run
+from shared.messages import Alert, BackfillRequest, Message, ProcessDate
+from shared.usecases import ledger
+from shared.usecases.dispatch_backfill import (
     RequestError,
     dispatch_backfill,
     et_today,
     resolve_dates,
     run_id_for,
 )
-from shared.entrypoint import Delivery, run
-from shared.messages import Alert, BackfillRequest, Message, ProcessDate
 from shared.warehouse.base import Sql
 
 SEASON_START = date(2023, 1, 1)  # day 0; days 0-13 are bootstrap, 2023-01-15 is processed
@@ -330,7 +330,7 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
 def test_malformed_request_is_acked_logged_and_alerted(
     app: App, logs: Any, payload: dict[str, Any], error: str
 ) -> None:
-    from shared.dispatch import dispatch_backfill as use_case
+    from shared.usecases.dispatch_backfill import dispatch_backfill as use_case
 
     seed_mini_season(app)
     assert run(payload, BackfillRequest, use_case, app=app) is None  # acknowledged
@@ -350,7 +350,7 @@ def test_malformed_request_is_acked_logged_and_alerted(
 
 
 def test_request_beyond_the_limits_is_acked_and_sends_nothing(app: App, logs: Any) -> None:
-    from shared.dispatch import dispatch_backfill as use_case
+    from shared.usecases.dispatch_backfill import dispatch_backfill as use_case
 
     seed_mini_season(app)
     future = (et_today(datetime.now(UTC)) + timedelta(days=3)).isoformat()

@@ -55,9 +55,9 @@ def post(function: str, data: bytes, topic: str = "t") -> Any:
 
 
 def test_every_topology_function_has_an_entry_point() -> None:
-    from shared.app import load_topology
+    from shared.topology import load_topology
 
-    assert set(load_topology()["functions"]) <= set(FUNCTIONS)
+    assert set(load_topology().raw["functions"]) <= set(FUNCTIONS)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.bus.local import LocalBus
 from shared.messages import Alert, ProcessDate
+from shared.tools.local_bus import LocalBus
 
 
 @pytest.fixture

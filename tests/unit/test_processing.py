@@ -10,8 +10,8 @@ import pytest
 from shared.app import App
 from shared.entrypoint import Delivery
 from shared.messages import ProcessDate
-from shared.processing import process_date
 from shared.sql import processing as sql
+from shared.usecases.process_date import process_date
 from shared.warehouse import Sql
 
 D = date(2023, 2, 23)

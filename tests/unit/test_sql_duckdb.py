@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from shared.app import App
+from shared.tools.duckdb_warehouse import transpile
 from shared.warehouse import Sql
-from shared.warehouse.duckdb_adapter import transpile
 from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
 
 

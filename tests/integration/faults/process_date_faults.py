@@ -32,8 +32,8 @@ import functions_framework
 from shared.app import App
 from shared.entrypoint import Delivery, run
 from shared.messages import ProcessDate
-from shared.processing import ProcessResult, process_date
 from shared.sql.processing import REPLACE_PCF_DATE
+from shared.usecases.process_date import ProcessResult, process_date
 from shared.warehouse import Sql, TransientWarehouseError, Warehouse
 from tests.fakes import DelegatingWarehouse
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from shared.app import App, build_app
-from shared.bus.local import LocalBus
 from shared.config import Settings
+from shared.tools.local_bus import LocalBus
 from shared.warehouse import Sql, Warehouse
 
 UPCG = "upcoming_player_game_context"

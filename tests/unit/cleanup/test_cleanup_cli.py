@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from shared.app import build_app
-from shared.bus.local import LocalBus
-from shared.cli.main import main
 from shared.config import Settings
+from shared.tools.cli.main import main
+from shared.tools.local_bus import LocalBus
 
 from .conftest import UPCG, UTCG, add_upcg, add_utcg, per_date, runs
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.cleanup import (
+from shared.usecases.cleanup_upcoming import (
     GuardVerdict,
     TableStats,
     UnknownCleanupTable,

@@ -10,13 +10,12 @@ import pytest
 from croniter import croniter
 from google.cloud import scheduler_v1
 
-from shared.app import load_topology
-from shared.cli import cleanup as cli
-from shared.cli.main import main
 from shared.config import Settings
 from shared.errors import PermanentError
 from shared.messages import CleanupRequest
-from shared.schedule import (
+from shared.tools.cli import cleanup as cli
+from shared.tools.cli.main import main
+from shared.tools.schedule import (
     JobNotFound,
     SchedulerPort,
     apply,
@@ -26,6 +25,7 @@ from shared.schedule import (
     next_fire_times,
     run_now,
 )
+from shared.topology import load_topology
 
 NY = ZoneInfo("America/New_York")
 SETTINGS = Settings(project="my-proj", region="us-east1", topic_cleanup="pcf-cleanup-x")
@@ -76,7 +76,7 @@ class FakeScheduler(SchedulerPort):
 
 
 def test_cron_fires_at_4am_new_york_on_both_sides_of_dst() -> None:
-    sched = load_topology()["schedule"]
+    sched = load_topology().schedule
     assert sched["time_zone"] == "America/New_York"
 
     def fires(start: datetime, n: int) -> list[str]:
@@ -104,7 +104,7 @@ def test_next_fire_times_reads_the_same_definition() -> None:
 
 
 def test_the_job_is_built_from_topology_and_settings() -> None:
-    topo = load_topology()["schedule"]
+    topo = load_topology().schedule
     job = build_job(SETTINGS)
     assert job.name == JOB
     assert job.schedule == topo["cron"] == "0 4 * * *"
@@ -126,15 +126,15 @@ def test_the_scheduler_body_is_a_valid_cleanup_request() -> None:
 
 
 def test_a_broken_schedule_block_is_refused() -> None:
-    topo = json.loads(json.dumps(load_topology()))
+    topo = json.loads(json.dumps(load_topology().raw))
     topo["schedule"]["body"] = {"trigger": "scheduled", "ttl_days": 0}
     with pytest.raises(PermanentError, match="not a valid CleanupRequest"):
         load_schedule(topo)
-    topo = json.loads(json.dumps(load_topology()))
+    topo = json.loads(json.dumps(load_topology().raw))
     topo["schedule"]["time_zone"] = "Mars/Olympus"
     with pytest.raises(PermanentError, match="IANA"):
         load_schedule(topo)
-    topo = json.loads(json.dumps(load_topology()))
+    topo = json.loads(json.dumps(load_topology().raw))
     del topo["schedule"]["cron"]
     with pytest.raises(PermanentError, match="incomplete"):
         load_schedule(topo)

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from shared.app import App
-from shared.bus.local import LocalBus
-from shared.cleanup import CleanupError, UnknownCleanupTable, cleanup_upcoming
 from shared.entrypoint import Delivery, run
 from shared.messages import Alert, CleanupRequest
+from shared.tools.local_bus import LocalBus
+from shared.usecases.cleanup_upcoming import CleanupError, UnknownCleanupTable, cleanup_upcoming
 from shared.warehouse import Sql, TransientWarehouseError, Warehouse, WarehouseError
 from tests.fakes import DelegatingWarehouse
 
@@ -398,7 +398,7 @@ def test_unknown_table_message_is_acknowledged_and_logged(app: App, logs: Any) -
 
 
 def test_the_scheduler_payload_runs_the_cleanup(app: App) -> None:
-    from shared.schedule import load_schedule
+    from shared.tools.schedule import load_schedule
 
     app.clock = lambda: datetime(2026, 1, 13, 9, 0, tzinfo=UTC)  # 04:00 in New York
     seed_small(app)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.seed import SeedError, derive_tables
+from shared.tools.seed import SeedError, derive_tables
 
 
 @pytest.fixture

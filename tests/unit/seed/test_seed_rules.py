@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from shared.config import REPO_ROOT
-from shared.seed import derive_tables
+from shared.tools.seed import derive_tables
 
 from .conftest import STAMP
 from .helpers import write_mini_season

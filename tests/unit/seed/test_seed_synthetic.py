@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared.seed import write_synthetic_season
+from shared.tools.seed import write_synthetic_season
 
 from .helpers import on
 

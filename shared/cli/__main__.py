@@ -1,7 +1,0 @@
-"""``python -m shared.cli``."""
-
-import sys
-
-from shared.cli.main import main
-
-sys.exit(main())

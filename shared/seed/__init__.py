@@ -1,6 +1,0 @@
-"""Local seed data: derive the input tables from a season folder, or write a synthetic season."""
-
-from shared.seed.loader import SeedError, derive_tables
-from shared.seed.synthetic import write_synthetic_season
-
-__all__ = ["SeedError", "derive_tables", "write_synthetic_season"]

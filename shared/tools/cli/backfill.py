@@ -1,0 +1,325 @@
+"""``pcf backfill``, ``pcf status`` and ``pcf report``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from shared.messages import BackfillRequest, new_run_id
+from shared.tools.cli.common import (
+    UsageError,
+    add_warehouse_arg,
+    date_list,
+    iso_date,
+    open_app,
+    print_json,
+    print_table,
+    settings_from,
+)
+from shared.tools.local_bus import LocalBus
+
+SUMMARY_COLUMNS = [
+    "game_date",
+    "expected",
+    "upcg",
+    "actual",
+    "coverage_pct",
+    "source",
+    "status",
+]
+FAILING = ("blocked", "failed")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add backfill, status and report."""
+    p = sub.add_parser(
+        "backfill",
+        help="backfill a date range safely (plan → process → validate → checkpoint)",
+        description=(
+            "Fan a range out into one message per game date. Each date is processed with the "
+            "UPCG/PGS fallback and checkpointed only if its coverage passes the gate "
+            "(block < 90 %%, warn < 95 %%). Exit 0 when no date is blocked/failed, 1 otherwise."
+        ),
+    )
+    p.add_argument("--start-date", type=iso_date, metavar="YYYY-MM-DD")
+    p.add_argument("--end-date", type=iso_date, metavar="YYYY-MM-DD")
+    p.add_argument("--dates", type=date_list, metavar="D1,D2,...", help="explicit dates")
+    p.add_argument("--force", action="store_true", help="checkpoint blocked dates (needs --reason)")
+    p.add_argument("--reason", help="why the coverage gate is overridden (audited)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    p.add_argument(
+        "--rerun",
+        choices=["missing", "failed", "all"],
+        default="missing",
+        help="missing: skip checkpointed dates (default); failed: only blocked/"
+        "failed dates; all: every date",
+    )
+    p.add_argument(
+        "--source",
+        choices=["auto", "upcg", "synthetic"],
+        default="auto",
+        help="pin the context source (default auto)",
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="local bus workers (default 2)")
+    p.add_argument(
+        "--via",
+        choices=["local", "pubsub"],
+        help="local: run in-process (default when PCF_BUS=local); pubsub: publish "
+        "the request to the backfill topic",
+    )
+    p.add_argument("--run-id", help="run id (default: generated, sortable)")
+    p.add_argument("--requested-by", default=None, help="who asks (default: your user name)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_warehouse_arg(p)
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("status", help="latest ledger state per date")
+    p.add_argument("--start-date", type=iso_date, metavar="YYYY-MM-DD")
+    p.add_argument("--end-date", type=iso_date, metavar="YYYY-MM-DD")
+    p.add_argument("--run", dest="run_id", help="only this run")
+    p.add_argument("--json", action="store_true")
+    add_warehouse_arg(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("report", help="a picture of coverage and status per date")
+    p.add_argument("--start-date", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--end-date", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.png|FILE.html")
+    add_warehouse_arg(p)
+    p.set_defaults(func=cmd_report)
+
+
+def build_request(args: argparse.Namespace) -> BackfillRequest:
+    """The BackfillRequest the flags describe (UsageError when they make none)."""
+    if args.dates and (args.start_date or args.end_date):
+        raise UsageError("give --start-date/--end-date or --dates, not both")
+    if not args.dates and not (args.start_date and args.end_date):
+        raise UsageError("give --start-date and --end-date (inclusive), or --dates d1,d2")
+    if args.force and not (args.reason or "").strip():
+        raise UsageError('--force needs --reason "why the gate is overridden" (it is audited)')
+    if args.reason and not args.force:
+        raise UsageError("--reason is only used with --force")
+    try:
+        return BackfillRequest(
+            start_date=args.start_date,
+            end_date=args.end_date,
+            dates=args.dates,
+            force=args.force,
+            force_reason=args.reason,
+            dry_run=args.dry_run,
+            rerun=args.rerun,
+            source=args.source,
+            requested_by=args.requested_by or getpass.getuser(),
+            run_id=args.run_id or new_run_id(),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Run (or publish) a backfill and print the per-date summary."""
+    from shared.clock import et_today
+    from shared.usecases.dispatch_backfill import RequestError, plan_request, resolve_dates
+
+    req = build_request(args)
+    settings = settings_from(args)
+    via = args.via or settings.bus
+    from datetime import UTC, datetime
+
+    try:
+        resolve_dates(req, et_today(datetime.now(UTC)), settings.max_dates_per_request)
+    except RequestError as exc:
+        raise UsageError(str(exc)) from exc
+    if via == "pubsub" and not req.dry_run:
+        from shared.bus.pubsub import PubSubPublisher
+
+        publisher = PubSubPublisher(settings)
+        message_id = publisher.publish("backfill_requests", req)
+        print(
+            f"published backfill {req.run_id} to {publisher.topic_path('backfill_requests')} "
+            f"(message {message_id}); follow it with: pcf status --run {req.run_id}"
+        )
+        return 0
+
+    from shared.entrypoint import Delivery
+    from shared.tools.registry import wire_local_bus
+    from shared.usecases.dispatch_backfill import dispatch_backfill
+
+    bus = LocalBus(workers=settings.local_workers)
+    app = open_app(args, bus=bus)
+    try:
+        if req.dry_run:
+            plan = plan_request(app, req, req.run_id or "")
+            lines = [line.as_dict() for line in plan.lines]
+            if args.json:
+                print_json({"run_id": plan.run_id, "dry_run": True, "plan": lines})
+            else:
+                print(f"dry run {plan.run_id}: {len(plan.sent)} dates would be processed")
+                print_table(
+                    lines,
+                    [
+                        "game_date",
+                        "expected_players",
+                        "upcg_players",
+                        "planned_source",
+                        "action",
+                        "reason",
+                    ],
+                )
+            return 0
+        wire_local_bus(app, bus)
+        result = dispatch_backfill(app, req, Delivery("cli", 1, None, {}))
+        _wait_with_progress(bus, len(result.sent))
+        summary = summarize(app, result)
+        alerts = [m.model_dump(mode="json") for m in bus.messages("alerts")]
+        dead = [
+            {
+                "topic": d.topic_key,
+                "message_id": d.message_id,
+                "attempts": d.attempts,
+                "error": d.errors[-1] if d.errors else "",
+            }
+            for d in bus.dead_letters()
+        ]
+    finally:
+        app.close()
+    failing = [r for r in summary if r["status"] in FAILING]
+    if args.json:
+        print_json(
+            {"run_id": result.run_id, "dates": summary, "alerts": alerts, "dead_letters": dead}
+        )
+    else:
+        print(f"backfill {result.run_id}: {len(result.sent)} dates processed")
+        print_table(summary, SUMMARY_COLUMNS)
+        for alert in alerts:
+            print(f"ALERT [{alert['kind']}] {alert['summary']}")
+        for d in dead:
+            print(
+                f"DEAD LETTER {d['topic']} {d['message_id']} after {d['attempts']} attempts: "
+                f"{d['error']}"
+            )
+        counts: dict[str, int] = {}
+        for r in summary:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print("totals: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 1 if failing or dead else 0
+
+
+def _wait_with_progress(bus: LocalBus, total: int) -> None:
+    tty = sys.stderr.isatty()
+    last = -1
+    while not bus.drain(timeout=0.5):
+        done = bus.completed["validate_coverage"] + _skips(bus)
+        if tty and total:
+            width = 30
+            filled = int(width * min(done, total) / total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} dates")
+            sys.stderr.flush()
+        elif total and done * 10 // total != last:
+            last = done * 10 // total
+            print(f"progress: {done}/{total} dates", file=sys.stderr)
+    if tty and total:
+        sys.stderr.write(f"\r[{'#' * 30}] {total}/{total} dates\n")
+
+
+def _skips(bus: LocalBus) -> int:
+    # Dates skipped inside process_date publish no ValidateCoverage.
+    return max(0, bus.completed["process_date"] - len(bus.messages("validate_coverage")))
+
+
+def summarize(app: Any, result: Any) -> list[dict[str, Any]]:
+    """Per-date summary rows: the plan joined with the run's ledger rows."""
+    from shared.sql import ledger as ledger_sql
+
+    if not result.lines:
+        return []
+    first, last = result.lines[0].game_date, result.lines[-1].game_date
+    rows = app.warehouse.query(
+        ledger_sql.RUN_ROWS, {"start_date": first, "end_date": last, "run_id": result.run_id}
+    )
+    by_date = {r["game_date"]: r for r in rows}
+    out = []
+    for line in result.lines:
+        row = by_date.get(line.game_date)
+        out.append(
+            {
+                "game_date": line.game_date,
+                "expected": row["expected_players"] if row else line.expected_players,
+                "upcg": row["upcg_players"] if row else line.upcg_players,
+                "actual": row["actual_players"] if row else None,
+                "coverage_pct": row["coverage_pct"] if row else None,
+                "source": row["data_source"] if row else None,
+                "status": row["status"] if row else line.action,
+                "forced": bool(row["forced"]) if row and row["forced"] is not None else False,
+            }
+        )
+    return out
+
+
+def _status_range(args: argparse.Namespace) -> tuple[date, date]:
+    if args.start_date and args.end_date:
+        if args.end_date < args.start_date:
+            raise UsageError("--end-date is before --start-date")
+        return args.start_date, args.end_date
+    if args.start_date or args.end_date:
+        raise UsageError("give both --start-date and --end-date")
+    if args.run_id:
+        return date(1900, 1, 1), date(2999, 12, 31)
+    raise UsageError("give --start-date and --end-date, or --run RUN_ID")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the latest ledger row per date."""
+    from shared.usecases import ledger
+
+    start, end = _status_range(args)
+    app = open_app(args)
+    try:
+        latest = ledger.latest_by_date(app.warehouse, start, end, run_id=args.run_id)
+    finally:
+        app.close()
+    rows = list(latest.values())
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        rows,
+        [
+            "game_date",
+            "status",
+            "expected_players",
+            "upcg_players",
+            "actual_players",
+            "coverage_pct",
+            "data_source",
+            "forced",
+            "force_reason",
+            "requested_by",
+            "attempts",
+            "run_id",
+        ],
+    )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render coverage and status per date to PNG or HTML."""
+    from shared.tools.report import render_report
+    from shared.usecases import ledger
+
+    if args.end_date < args.start_date:
+        raise UsageError("--end-date is before --start-date")
+    if args.out.suffix.lower() not in (".png", ".html"):
+        raise UsageError(f"--out {args.out}: use a .png or .html file name")
+    app = open_app(args)
+    try:
+        latest = ledger.latest_by_date(app.warehouse, args.start_date, args.end_date)
+    finally:
+        app.close()
+    render_report(list(latest.values()), args.start_date, args.end_date, args.out)
+    print(f"wrote {args.out} ({len(latest)} dates)")
+    return 0

@@ -1,0 +1,279 @@
+"""Embedded DuckDB adapter: BigQuery-dialect SQL transpiled by sqlglot, parameters bound."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import sqlglot
+
+from shared.config import Settings
+from shared.warehouse.base import (
+    Row,
+    Rows,
+    Sql,
+    TransientWarehouseError,
+    Warehouse,
+    WarehouseError,
+)
+from shared.warehouse.schemas import TableSchema, get_schema, load_schemas
+
+# NUMERIC is DECIMAL(38, 9) in BigQuery; DuckDB's bare DECIMAL would be (18, 3).
+_TYPES = {
+    "STRING": "VARCHAR",
+    "INTEGER": "BIGINT",
+    "INT64": "BIGINT",
+    "NUMERIC": "DECIMAL(38, 9)",
+    "FLOAT": "DOUBLE",
+    "FLOAT64": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+    "BOOL": "BOOLEAN",
+    "DATE": "DATE",
+    "TIMESTAMP": "TIMESTAMPTZ",
+}
+# Staged rows travel as Arrow; NUMERIC as float64 (DuckDB casts to DECIMAL on insert).
+_ARROW = {
+    "STRING": pa.string(),
+    "INTEGER": pa.int64(),
+    "INT64": pa.int64(),
+    "NUMERIC": pa.float64(),
+    "FLOAT": pa.float64(),
+    "FLOAT64": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "BOOL": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+}
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_NUMERIC_CAST = re.compile(r"\bAS DECIMAL\)")
+
+
+@lru_cache(maxsize=512)
+def transpile(text: str) -> str:
+    """BigQuery SQL → DuckDB SQL (cached per statement text)."""
+    out = sqlglot.transpile(text, read="bigquery", write="duckdb")
+    if len(out) != 1:
+        raise WarehouseError(f"expected one statement, got {len(out)}")
+    # CAST(x AS NUMERIC) must keep BigQuery's NUMERIC precision.
+    return _NUMERIC_CAST.sub("AS DECIMAL(38, 9))", out[0])
+
+
+def _utc(value: Any) -> Any:
+    """A timestamp-like value as a UTC pandas Timestamp (naive values are UTC)."""
+    if value is None or pd.isna(value):
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
+
+def rows_to_frame(schema: TableSchema, rows: Rows) -> pd.DataFrame:
+    """Rows (dicts or a DataFrame) as a DataFrame with exactly the schema's columns."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    missing = [c for c in schema.column_names if c not in frame.columns]
+    for name in missing:
+        frame[name] = None
+    extra = [c for c in frame.columns if c not in schema.column_names]
+    if extra:
+        raise WarehouseError(f"columns {extra} are not in table {schema.name}")
+    return frame[schema.column_names]
+
+
+def arrow_schema(schema: TableSchema) -> pa.Schema:
+    """Arrow schema used to stage rows of ``schema``."""
+    return pa.schema([pa.field(c.name, _ARROW[c.type]) for c in schema.columns])
+
+
+def to_arrow(schema: TableSchema, rows: Rows) -> pa.Table:
+    """Rows as an Arrow table with the schema's columns and types."""
+    frame = rows_to_frame(schema, rows)
+    target = arrow_schema(schema)
+    arrays = []
+    for f in target:
+        col = frame[f.name]
+        if pa.types.is_date32(f.type):
+            values = [None if pd.isna(v) else pd.Timestamp(v).date() for v in col]
+            arrays.append(pa.array(values, type=f.type))
+        elif pa.types.is_timestamp(f.type):
+            arrays.append(pa.array([_utc(v) for v in col], type=f.type))
+        elif pa.types.is_floating(f.type):
+            arrays.append(
+                pa.array(
+                    pd.to_numeric(col, errors="raise").astype("float64"),
+                    type=f.type,
+                    from_pandas=True,
+                )
+            )
+        else:
+            values = [
+                None if (v is None or (not isinstance(v, str) and pd.isna(v))) else v for v in col
+            ]
+            arrays.append(pa.array(values, type=f.type))
+    return pa.Table.from_arrays(arrays, schema=target)
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file (or ``:memory:``) standing in for BigQuery: datasets become schemas."""
+
+    def __init__(self, settings: Settings, path: str) -> None:
+        super().__init__(settings)
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._root = duckdb.connect(path)
+        except duckdb.IOException as exc:
+            raise WarehouseError(
+                f"cannot open DuckDB warehouse {path}: {exc} "
+                "(is another pcf process using it? wait for it or point PCF_WAREHOUSE elsewhere)"
+            ) from exc
+        self._root.execute("SET TimeZone = 'UTC'")
+        self._local = threading.local()
+        self._staging_seq = 0
+        # One mutating statement at a time, as BigQuery serializes DML on a table: without it
+        # two concurrent MERGEs of the same empty partition both insert (duplicate rows).
+        self._write_lock = threading.RLock()
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = self._root.cursor()
+            con.execute("SET TimeZone = 'UTC'")
+            self._local.con = con
+        return con
+
+    def qualify(self, dataset: str, table: str) -> str:
+        """``dataset.table`` — DuckDB schemas stand in for datasets."""
+        return f"{dataset}.{table}"
+
+    def _run(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Any:
+        text = transpile(self.render(sql, idents))
+        wanted = set(_PARAM.findall(text))
+        given = dict(params or {})
+        missing = wanted - set(given)
+        if missing:
+            raise WarehouseError(f"{sql.name}: missing parameters {sorted(missing)}")
+        self._count()
+        try:
+            return self._con().execute(text, {k: v for k, v in given.items() if k in wanted})
+        except duckdb.TransactionException as exc:
+            # A write-write conflict with a concurrent delivery: a retry succeeds (like
+            # BigQuery's concurrent-DML aborts), so it must not be acknowledged as permanent.
+            raise TransientWarehouseError(f"{sql.name} conflicted on DuckDB: {exc}") from exc
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{sql.name} failed on DuckDB: {exc}") from exc
+
+    def query(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> list[Row]:
+        """Run a SELECT and return rows as dicts."""
+        cur = self._run(sql, params, idents)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None, **idents: str) -> int:
+        """Run DML/DDL; return affected rows."""
+        with self._write_lock:
+            cur = self._run(sql, params, idents)
+            try:
+                row = cur.fetchone()
+            except duckdb.Error:
+                return 0
+        if row and isinstance(row[0], int):  # DML returns the affected-row count
+            return int(row[0])
+        return 0
+
+    def insert_rows(self, table: str, rows: Rows) -> int:
+        """Append rows to a pipeline table from an Arrow batch."""
+        schema = get_schema(table)
+        data = to_arrow(schema, rows)
+        if data.num_rows == 0:
+            return 0
+        con = self._con()
+        view = f"_pcf_load_{threading.get_ident()}"
+        self._count()
+        con.register(view, data)
+        try:
+            cols = ", ".join(schema.column_names)
+            # Identifiers come from the validated schema registry, never from input.
+            insert = f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}"  # noqa: S608
+            with self._write_lock:
+                con.execute(insert)
+        except duckdb.TransactionException as exc:
+            raise TransientWarehouseError(f"loading {table} conflicted on DuckDB: {exc}") from exc
+        except duckdb.Error as exc:
+            raise WarehouseError(f"loading {table} failed on DuckDB: {exc}") from exc
+        finally:
+            con.unregister(view)
+        return int(data.num_rows)
+
+    def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
+        """Register rows as a connection-local view; MERGE reads it by name."""
+        data = to_arrow(get_schema(like), rows)
+        with self._lock:
+            self._staging_seq += 1
+            name = f"_pcf_stage_{like}_{self._staging_seq}"
+        self._count()
+        self._con().register(name, data)
+        return name
+
+    def drop_staging(self, qualified: str) -> None:
+        """Unregister a staged view (no round trip: it is connection-local)."""
+        with contextlib.suppress(duckdb.Error):
+            self._con().unregister(qualified)
+
+    def copy_rows_to_new_table(
+        self,
+        sql: Sql,
+        params: Mapping[str, Any],
+        dataset_key: str,
+        name: str,
+        expiration_days: int | None,
+        **idents: str,
+    ) -> str:
+        """CREATE OR REPLACE TABLE dataset.name AS <sql> (DuckDB has no expiration)."""
+        target = self.dataset_table(dataset_key, name)
+        self._con().execute(f"CREATE SCHEMA IF NOT EXISTS {self.settings.dataset(dataset_key)}")
+        select = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
+        self._run(select, params, idents)
+        return target
+
+    def table_exists(self, dataset_key: str, name: str) -> bool:
+        """Whether ``dataset.name`` exists."""
+        self._count()
+        row = (
+            self._con()
+            .execute(
+                "SELECT COUNT(*) FROM information_schema.tables"
+                " WHERE table_schema = ? AND table_name = ?",
+                [self.settings.dataset(dataset_key), name],
+            )
+            .fetchone()
+        )
+        return bool(row and row[0])
+
+    def create_all(self) -> list[str]:
+        """Create every schema (dataset) and table from infra/schemas."""
+        made = []
+        con = self._con()
+        keys = {s.dataset_key for s in load_schemas().values()} | {"staging", "backup"}
+        for key in sorted(keys):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.settings.dataset(key)}")
+        for schema in load_schemas().values():
+            cols = ", ".join(
+                f"{c.name} {_TYPES[c.type]}{' NOT NULL' if c.required else ''}"
+                for c in schema.columns
+            )
+            con.execute(f"CREATE TABLE IF NOT EXISTS {self.table(schema.name)} ({cols})")
+            made.append(self.table(schema.name))
+        self._count()
+        return made
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._root.close()

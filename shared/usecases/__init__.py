@@ -1,0 +1,1 @@
+"""Use cases: one short I/O shell per Cloud Function, plus the ledger they share."""

@@ -1,0 +1,108 @@
+"""Per-date checkpoint and audit rows in nba_orchestration.backfill_ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.messages import Alert, ProcessDate, ValidateCoverage
+from shared.rules.statuses import STATUSES
+from shared.sql import ledger as sql
+from shared.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from shared.app import App
+
+
+@dataclass(frozen=True)
+class LedgerUpdate:
+    """One step of a date's life; None fields leave the stored value unchanged."""
+
+    run_id: str
+    game_date: date
+    status: str
+    mode: str | None = None
+    expected_players: int | None = None
+    upcg_players: int | None = None
+    actual_players: int | None = None
+    coverage_pct: float | None = None
+    data_source: str | None = None
+    forced: bool | None = None
+    force_reason: str | None = None
+    requested_by: str | None = None
+    attempt_increment: int = 0
+    last_message_id: str | None = None
+    error: str | None = None
+    calculation_version: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """Query parameters for ledger.upsert."""
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown ledger status {self.status!r}")
+        values = dict(self.__dict__)
+        if self.coverage_pct is not None:
+            values["coverage_pct"] = Decimal(str(round(self.coverage_pct, 1)))
+        if self.error is not None:
+            values["error"] = self.error[:2000]
+        return values
+
+
+def record_failure(
+    app: App,
+    msg: ProcessDate | ValidateCoverage,
+    message_id: str | None,
+    exc: Exception,
+    kind: Literal["processing_failed", "validation_failed"],
+    what: str,
+) -> None:
+    """Mark the date ``failed`` (with the error) and raise an Alert: never a silent failure."""
+    error = f"{type(exc).__name__}: {exc}"
+    record(
+        app.warehouse,
+        LedgerUpdate(
+            run_id=msg.run_id,
+            game_date=msg.game_date,
+            status="failed",
+            mode=msg.mode,
+            error=error,
+            last_message_id=message_id,
+            calculation_version=app.settings.calculation_version,
+        ),
+    )
+    app.bus.publish(
+        "alerts",
+        Alert(
+            kind=kind,
+            summary=f"{what} of {msg.game_date} failed: {error}",
+            run_id=msg.run_id,
+            game_date=msg.game_date,
+            details={"error": error},
+        ),
+    )
+
+
+def record(warehouse: Warehouse, update: LedgerUpdate) -> None:
+    """Upsert one ledger step (one round trip)."""
+    warehouse.execute(sql.UPSERT, update.params())
+
+
+def latest_by_date(
+    warehouse: Warehouse,
+    start: date,
+    end: date,
+    run_id: str | None = None,
+    calculation_version: str | None = None,
+) -> dict[date, dict[str, Any]]:
+    """The latest ledger row per date in [start, end] (optionally of one run / version)."""
+    rows = warehouse.query(
+        sql.LATEST_BY_DATE,
+        {
+            "start_date": start,
+            "end_date": end,
+            "run_id": run_id,
+            "calculation_version": calculation_version,
+        },
+    )
+    return {row["game_date"]: row for row in rows}
