@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shared import log
 from shared.bus.base import Publisher
 from shared.config import Settings, get_settings
+from shared.messages import Alert
 from shared.warehouse import Warehouse, open_warehouse
 
 
@@ -20,6 +22,20 @@ class App:
     warehouse: Warehouse
     bus: Publisher
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def alert(self, alert: Alert) -> None:
+        """Raise an alert: one log line carrying ``alert_kind`` (what the alert policies match),
+        then publish it on the alerts topic."""
+        log.event(
+            alert.severity,
+            f"alert {alert.kind} raised",
+            alert_kind=alert.kind,
+            alert_summary=alert.summary,
+            alert_run_id=alert.run_id,
+            alert_game_date=alert.game_date,
+            alert_table=alert.table_name,
+        )
+        self.bus.publish("alerts", alert)
 
     def close(self) -> None:
         """Flush the bus and close the warehouse."""

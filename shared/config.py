@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     topic_cleanup: str = "pcf-cleanup"
     topic_alerts: str = "pcf-alerts"
 
-    # Processing and coverage thresholds (SPEC §2.2, §4).
+    # Processing and coverage thresholds (RULES §2.2, §4).
     calculation_version: str = "v1_4factors"
     fallback_threshold: float = Field(default=0.9, gt=0, le=1)
     coverage_block_pct: float = Field(default=90.0, ge=0, le=100)
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     bootstrap_days: int = Field(default=14, ge=0, le=60)
     max_dates_per_request: int = Field(default=400, ge=1, le=5000)
 
-    # TTL cleanup (SPEC §5).
+    # TTL cleanup (RULES §5).
     ttl_days: int = Field(default=7, ge=1, le=365)
     cleanup_tables: list[str] = [
         "upcoming_player_game_context",

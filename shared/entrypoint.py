@@ -109,8 +109,7 @@ def _alert_bad_message(
 ) -> None:
     try:
         runtime = app or default_app()
-        runtime.bus.publish(
-            "alerts",
+        runtime.alert(
             Alert(
                 kind="bad_message",
                 summary=f"malformed {model.__name__} message {message_id} was dropped",

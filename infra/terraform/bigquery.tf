@@ -4,7 +4,7 @@
 locals {
   day_ms = 24 * 60 * 60 * 1000
 
-  # Backups of cleaned rows expire after backup_expiration_days (SPEC §5: 30 days); staging
+  # Backups of cleaned rows expire after backup_expiration_days (RULES §5: 30 days); staging
   # tables are per-date scratch space, gone after a day. Other datasets keep tables forever.
   dataset_table_expiration_ms = {
     backup  = var.backup_expiration_days * local.day_ms

@@ -86,7 +86,7 @@ resource "google_cloudfunctions2_function" "function" {
     trigger_region        = var.region
     event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
     pubsub_topic          = google_pubsub_topic.topic[each.value.trigger_topic].id
-    retry_policy          = "RETRY_POLICY_RETRY" # transient failures raise and are redelivered (DESIGN §3)
+    retry_policy          = "RETRY_POLICY_RETRY" # transient failures raise and are redelivered (ARCHITECTURE §Contracts)
     service_account_email = google_service_account.trigger[each.key].email
   }
 

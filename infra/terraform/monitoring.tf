@@ -1,4 +1,4 @@
-# Alerting on the two ways a date or message can go wrong without anyone noticing (SPEC §0):
+# Alerting on the two ways a date or message can go wrong without anyone noticing (RULES §0):
 #  1. a structured log line for a blocked/failed date or cleanup (status blocked|failed, or the
 #     "COVERAGE VALIDATION FAILED" message) — logs are JSON lines parsed into jsonPayload;
 #  2. a message waiting on any <topic>-dlq subscription (it exhausted its 5 delivery attempts).

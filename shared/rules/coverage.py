@@ -1,4 +1,4 @@
-"""The coverage verdict for one written date (SPEC §4): may this date be checkpointed?"""
+"""The coverage verdict for one written date (RULES §4): may this date be checkpointed?"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from shared.rules.statuses import CHECKPOINTED
 
 CoverageStatus = Literal["succeeded", "warned", "blocked", "forced"]
 
-# Statuses that count as "checkpointed" in the ledger (SPEC §1.3).
+# Statuses that count as "checkpointed" in the ledger (RULES §1.3).
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def coverage_verdict(
     block_pct: float = 90.0,
     warn_pct: float = 95.0,
 ) -> CoverageVerdict:
-    """Classify a date's coverage per SPEC §4: succeeded, warned, blocked or forced."""
+    """Classify a date's coverage per RULES §4: succeeded, warned, blocked or forced."""
     if actual < 0 or expected < 0:
         raise ValueError(f"player counts must be >= 0 (actual={actual}, expected={expected})")
     if not 0 <= block_pct <= warn_pct <= 100:

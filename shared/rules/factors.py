@@ -1,4 +1,4 @@
-"""Pure factor maths for player composite factors (SPEC §2.4): values in, values out, no I/O."""
+"""Pure factor maths for player composite factors (RULES §2.4): values in, values out, no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-# NULL defaults for fatigue inputs (SPEC §2.4): a missing value is read as a "typical" player,
+# NULL defaults for fatigue inputs (RULES §2.4): a missing value is read as a "typical" player,
 # so missing context neither rewards nor punishes.
 FATIGUE_DEFAULTS: dict[str, float | int | bool] = {
     "days_rest": 1,
@@ -218,7 +218,7 @@ class FactorResult:
 
 
 def fatigue(ctx: PlayerContext) -> FatigueResult:
-    """Fatigue score per SPEC §2.4: start at 100, apply penalties/bonus, clamp to [0, 100]."""
+    """Fatigue score per RULES §2.4: start at 100, apply penalties/bonus, clamp to [0, 100]."""
     raw: dict[str, Any] = {name: getattr(ctx, name) for name in FATIGUE_DEFAULTS}
     defaults_applied: list[str] = []
     used: dict[str, Any] = {}
@@ -279,7 +279,7 @@ _ZONE_PAIRS: dict[str, tuple[str, str, str]] = {
 def shot_zone_mismatch(
     profile: ShotZoneProfile | None, defense: ZoneDefense | None
 ) -> FactorResult:
-    """Shot-zone mismatch per SPEC §2.4 (−10…+10, unrounded); 0.0 when PSZA or TDZA is missing."""
+    """Shot-zone mismatch per RULES §2.4 (−10…+10, unrounded); 0.0 when PSZA or TDZA is missing."""
     if profile is None or defense is None:
         missing = [
             name
@@ -333,7 +333,7 @@ def shot_zone_mismatch(
 
 
 def pace(ctx: PlayerContext) -> FactorResult:
-    """Pace score per SPEC §2.4: clamp(pace_differential / 2, −3, 3); NULL → 0.0."""
+    """Pace score per RULES §2.4: clamp(pace_differential / 2, −3, 3); NULL → 0.0."""
     differential = _num(ctx.pace_differential)
     default_applied = differential is None
     used = 0.0 if differential is None else differential
@@ -350,7 +350,7 @@ def pace(ctx: PlayerContext) -> FactorResult:
 
 
 def usage_spike(ctx: PlayerContext) -> FactorResult:
-    """Usage-spike score per SPEC §2.4 (−3…+3), boosted when star teammates are out."""
+    """Usage-spike score per RULES §2.4 (−3…+3), boosted when star teammates are out."""
     projected = _num(ctx.projected_usage_rate)
     baseline = _num(ctx.avg_usage_rate_last_7_games)
     stars = 0 if ctx.star_teammates_out is None else ctx.star_teammates_out

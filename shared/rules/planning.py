@@ -64,7 +64,7 @@ def decide_action(
     mode: str,
     bootstrap_days: int,
 ) -> tuple[Action, int | None]:
-    """Skip dates without games and the first ``bootstrap_days`` days of a season (SPEC §2.1)."""
+    """Skip dates without games and the first ``bootstrap_days`` days of a season (RULES §2.1)."""
     has_games = (
         scheduled_games > 0 or expected_players > 0 or (mode == "daily" and upcg_players > 0)
     )

@@ -22,12 +22,12 @@ from shared.rules.factors import (
 
 DEFAULT_CALCULATION_VERSION = "v1_4factors"
 
-# Warning thresholds (SPEC §2.4).
+# Warning thresholds (RULES §2.4).
 EXTREME_FATIGUE_BELOW = 50
 EXTREME_MATCHUP_ABOVE = 8.0
 EXTREME_ADJUSTMENT_ABOVE = 12.0
 
-# Quality fields in the order SPEC §2.4 lists them; each present one is worth 20 points.
+# Quality fields in the order RULES §2.4 lists them; each present one is worth 20 points.
 QUALITY_FIELDS = (
     "days_rest",
     "projected_usage_rate",

@@ -1,4 +1,4 @@
-"""The data-source decision for one date (SPEC §2.2): UPCG or context synthesized from PGS."""
+"""The data-source decision for one date (RULES §2.2): UPCG or context synthesized from PGS."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def decide_source(
     pinned: Pinned = "auto",
     threshold: float = 0.9,
 ) -> SourceDecision:
-    """Decide UPCG vs PGS_SYNTHETIC per SPEC §2.2 (fallback when UPCG is empty or partial)."""
+    """Decide UPCG vs PGS_SYNTHETIC per RULES §2.2 (fallback when UPCG is empty or partial)."""
     if upcg_players < 0 or expected_players < 0:
         raise ValueError(
             f"player counts must be >= 0 (upcg={upcg_players}, expected={expected_players})"
@@ -89,7 +89,7 @@ def decide_source(
         detail = f"{seen}: UPCG is empty"
     elif partial:
         auto_reason, severity = "upcg_partial", "ERROR"
-        # Exactly the SPEC §2.2 reason text; the missing count travels as its own field.
+        # Exactly the RULES §2.2 reason text; the missing count travels as its own field.
         detail = f"{seen} < {threshold_text}% of expected"
     else:
         auto_reason, severity = "upcg_complete", "INFO"

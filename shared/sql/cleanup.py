@@ -1,4 +1,4 @@
-"""SQL of the TTL cleanup of the upcoming_* tables (SPEC §5).
+"""SQL of the TTL cleanup of the upcoming_* tables (RULES §5).
 
 ``{target}`` is the (allow-listed, validated) table being cleaned, ``{backup}`` the backup table
 made for this run; every value is a typed ``@parameter``. Stale means ``game_date < @cutoff``.

@@ -104,7 +104,7 @@ SELECT
     {"game_date": "DATE"},
 )
 
-# Context synthesized from PGS for D (SPEC §2.3): the roster is PGS on D, history is D-15..D-1
+# Context synthesized from PGS for D (RULES §2.3): the roster is PGS on D, history is D-15..D-1
 # (D-15 only to see whether a game on D-14 followed a game the day before).
 CONTEXT_FROM_PGS = Sql(
     "processing.context_from_pgs",

@@ -1,4 +1,4 @@
-"""Use case ``cleanup_upcoming``: daily TTL cleanup of the upcoming_* tables (SPEC §5).
+"""Use case ``cleanup_upcoming``: daily TTL cleanup of the upcoming_* tables (RULES §5).
 
 Pure decisions (ET date, cutoff, runaway guard, per-table status, verification checks) are plain
 functions; ``cleanup_upcoming`` is the short I/O shell around them: count → decide → back up →
@@ -484,8 +484,7 @@ def _record(app: App, o: TableOutcome) -> None:
         app.warehouse.insert_rows(RUNS_TABLE, [o.to_row()])
     except PermanentError as exc:
         # The audit row is lost: say so loudly, then let the runner log and acknowledge.
-        app.bus.publish(
-            "alerts",
+        app.alert(
             Alert(
                 kind="cleanup_failed",
                 severity="ERROR",
@@ -506,8 +505,7 @@ def _alert(app: App, o: TableOutcome) -> None:
         kind = "cleanup_failed"
         # Rows were deleted and the numbers do not add up: someone must look now.
         severity = "CRITICAL" if o.deleted_rows else "ERROR"
-    app.bus.publish(
-        "alerts",
+    app.alert(
         Alert(
             kind=kind,
             severity=severity,

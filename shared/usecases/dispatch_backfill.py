@@ -26,7 +26,7 @@ class RequestError(PermanentError):
 
 
 def resolve_dates(req: BackfillRequest, today: date, max_dates: int) -> list[date]:
-    """Pure: the calendar dates a request covers, after the SPEC §3 limits."""
+    """Pure: the calendar dates a request covers, after the RULES §3 limits."""
     if req.dates is not None:
         dates = sorted(set(req.dates))
     else:

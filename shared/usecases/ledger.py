@@ -71,8 +71,7 @@ def record_failure(
             calculation_version=app.settings.calculation_version,
         ),
     )
-    app.bus.publish(
-        "alerts",
+    app.alert(
         Alert(
             kind=kind,
             summary=f"{what} of {msg.game_date} failed: {error}",

@@ -78,7 +78,7 @@ def build_rows(
 
 
 def log_source_decision(decision: SourceDecision, plan: DatePlan) -> None:
-    """Defensive logging (SPEC §2.2): counts, coverage, the source and why."""
+    """Defensive logging (RULES §2.2): counts, coverage, the source and why."""
     fields = {
         "upcg_players": plan.upcg_players,
         "expected_players": decision.expected,

@@ -27,7 +27,7 @@ class CoverageResult:
 
 
 def count_players(app: App, msg: ValidateCoverage) -> tuple[int, int]:
-    """(actual, expected) for the date: expected is PGS, or UPCG in daily mode (SPEC §2.2)."""
+    """(actual, expected) for the date: expected is PGS, or UPCG in daily mode (RULES §2.2)."""
     row = app.warehouse.query(sql.COUNTS, {"game_date": msg.game_date})[0]
     actual = int(row["actual_players"])
     expected = int(row["upcg_players"] if msg.mode == "daily" else row["pgs_players"])
@@ -74,8 +74,7 @@ def validate_coverage(app: App, msg: ValidateCoverage, delivery: Delivery) -> Co
         ),
     )
     if verdict.status == "blocked":
-        app.bus.publish(
-            "alerts",
+        app.alert(
             Alert(
                 kind="coverage_blocked",
                 summary=verdict.message,

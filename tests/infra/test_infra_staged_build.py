@@ -1,6 +1,6 @@
 """The staged build (infra/build.sh) runs on its own: each build/<function>/ serves under
 functions-framework exactly as Cloud Functions starts it, and acks a malformed message with an
-ERROR JSON log line (DESIGN §3: bad input is logged and acknowledged, never retried)."""
+ERROR JSON log line (ARCHITECTURE §Contracts: bad input is logged and acknowledged, not retried)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The incident link (SPEC §0.4) on the real 2022-23 season: stale UPCG cannot accumulate."""
+"""The incident link (RULES §0.4) on the real 2022-23 season: stale UPCG cannot accumulate."""
 
 from __future__ import annotations
 

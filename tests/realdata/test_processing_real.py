@@ -1,4 +1,4 @@
-"""Per-date processing on the real 2022-23 season (SPEC §2, issue 2 numbers)."""
+"""Per-date processing on the real 2022-23 season (RULES §2, issue 2 numbers)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ SHARED_COLUMNS = [
 
 @pytest.mark.parametrize("day", [date(2022, 11, 1), INCIDENT, date(2023, 4, 9)])
 def test_synthetic_context_agrees_with_seeded_upcg(real_app: App, day: date) -> None:
-    """Two independent derivations of SPEC §2.3 (SQL for the fallback, pandas in the seed)."""
+    """Two independent derivations of RULES §2.3 (SQL for the fallback, pandas in the seed)."""
     synthetic = {
         r["player_lookup"]: r
         for r in real_app.warehouse.query(sql.CONTEXT_FROM_PGS, {"game_date": day})

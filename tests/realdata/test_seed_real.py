@@ -41,7 +41,7 @@ def _row(frame: pd.DataFrame, key: str, value: str, column: str, day: str) -> pd
 
 def test_pgs_keeps_played_rows_with_minutes(real_tables, real_logs):
     pgs = real_tables["player_game_summary"]
-    # SOURCE.md counts 25,894 played rows; two of them are "played" at 0:00 and SPEC §6.1
+    # SOURCE.md counts 25,894 played rows; two of them are "played" at 0:00 and RULES §6.1
     # keeps only minutes > 0.
     assert int(real_logs["played"].sum()) == 25_894
     assert len(pgs) == 25_892
@@ -92,7 +92,7 @@ def test_player_lookups_are_normalized_and_unique(real_tables):
 
 
 def _reference(history: pd.DataFrame, day: date, birthdate: str | None) -> dict[str, object]:
-    """SPEC §2.3 / §6.1 computed the slow, obvious way from one player's played rows."""
+    """RULES §2.3 / §6.1 computed the slow, obvious way from one player's played rows."""
     before = history[history["day"] < day].sort_values("day")
     window = before[before["day"] >= day - timedelta(days=14)]
     last7 = window[window["day"] >= day - timedelta(days=7)]

@@ -1,4 +1,4 @@
-"""SPEC §4 through the ``validate_coverage`` use case on an embedded warehouse."""
+"""RULES §4 through the ``validate_coverage`` use case on an embedded warehouse."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""process_date on a small hand-built warehouse: SPEC §2.3 worked example, skips, idempotency."""
+"""process_date on a small hand-built warehouse: RULES §2.3 worked example, skips, idempotency."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def pgs(
 
 
 def seed_example(app: App) -> None:
-    """SPEC §2.5: PGS rows on D−1 (30, 25), D−3 (34, NULL), D−6 (36, 27), D−7 (40, 24),
+    """RULES §2.5: PGS rows on D−1 (30, 25), D−3 (34, NULL), D−6 (36, 27), D−7 (40, 24),
     D−10 (20, 20), plus D itself; a second player with no history."""
     app.warehouse.insert_rows(
         "nba_schedule",

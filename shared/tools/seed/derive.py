@@ -1,4 +1,4 @@
-"""Derive the six PCF input tables from a season folder of box-score files (SPEC §6).
+"""Derive the six PCF input tables from a season folder of box-score files (RULES §6).
 
 The folder format is the one of ``../shared/data/nba_2022_23`` (see its SOURCE.md); the
 synthetic season writes the same format, so one loader serves both. Everything is pure
@@ -29,7 +29,7 @@ from shared.warehouse.schemas import input_tables
 Floats = npt.NDArray[np.float64]
 
 
-# NBA "basic zones" in the shot-zone file, grouped into the three zones of SPEC §6.1.
+# NBA "basic zones" in the shot-zone file, grouped into the three zones of RULES §6.1.
 # Backcourt heaves are 3-point attempts, so they belong to the three-point zone.
 RAW_ZONES = ("ra", "paint_nonra", "midrange", "lc3", "rc3", "atb3", "backcourt")
 ZONE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -40,7 +40,7 @@ ZONE_GROUPS: dict[str, tuple[str, ...]] = {
 # TDZA names the weakest zone with the PSZA vocabulary (paint | mid_range | perimeter).
 ZONE_NAMES = {"paint": "paint", "mid": "mid_range", "three": "perimeter"}
 
-# Windows of SPEC §2.3 / §6.1.
+# Windows of RULES §2.3 / §6.1.
 HISTORY_DAYS = 14
 RECENT_DAYS = 7
 USAGE_GAMES = 7

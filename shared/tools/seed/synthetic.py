@@ -1,4 +1,4 @@
-"""A deterministic synthetic NBA season in the file format of ``nba_2022_23`` (SPEC §6).
+"""A deterministic synthetic NBA season in the file format of ``nba_2022_23`` (RULES §6).
 
 Everything comes from one ``numpy.random.Generator`` seeded by the caller, drawn in a fixed
 order, so a seed always gives byte-identical files. The box scores are generated as dense

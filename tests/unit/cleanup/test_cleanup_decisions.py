@@ -1,4 +1,4 @@
-"""Pure cleanup decisions (SPEC §5): ET date, cutoff, runaway guard, status, verification."""
+"""Pure cleanup decisions (RULES §5): ET date, cutoff, runaway guard, status, verification."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The coverage verdict (SPEC §4) with every number the spec lists."""
+"""The coverage verdict (RULES §4) with every number the spec lists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Factor maths against the SPEC §2.4/§2.5 worked numbers."""
+"""Factor maths against the RULES §2.4/§2.5 worked numbers."""
 
 from __future__ import annotations
 
@@ -326,7 +326,7 @@ def test_usage_zero_reason_is_explained() -> None:
 
 
 def test_synthetic_context_example_gives_fatigue_70_and_usage_zero() -> None:
-    # SPEC §2.5: the §2.3 quantities derived from the example PGS history.
+    # RULES §2.5: the §2.3 quantities derived from the example PGS history.
     ctx = PlayerContext(
         days_rest=0,
         back_to_back=True,

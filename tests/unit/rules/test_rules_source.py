@@ -1,4 +1,4 @@
-"""The data-source decision (SPEC §2.2) with the incident numbers of SPEC §0/§2.5."""
+"""The data-source decision (RULES §2.2) with the incident numbers of RULES §0/§2.5."""
 
 from __future__ import annotations
 

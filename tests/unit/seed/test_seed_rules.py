@@ -1,4 +1,4 @@
-"""SPEC §2.3 / §6.1 window rules on tiny hand-made seasons, plus output schemas and dtypes."""
+"""RULES §2.3 / §6.1 window rules on tiny hand-made seasons, plus output schemas and dtypes."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _context(folder: Path, day: date = D) -> pd.Series:
 
 
 def test_spec_worked_example(tmp_path):
-    # SPEC §2.5: D-1 (30, 25), D-3 (34, NULL), D-6 (36, 27), D-7 (40, 24), D-10 (20, 20).
+    # RULES §2.5: D-1 (30, 25), D-3 (34, NULL), D-6 (36, 27), D-7 (40, 24), D-10 (20, 20).
     games = [
         (_iso(1), 30.0, 25.0),
         (_iso(3), 34.0, None),
