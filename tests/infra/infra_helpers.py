@@ -31,7 +31,7 @@ def plain(value: Any) -> Any:
         return {
             unquote(k): plain(v)
             for k, v in value.items()
-            if k not in ("__is_block__", "__comments__")
+            if not (isinstance(k, str) and k.startswith("__") and k.endswith("__"))
         }
     if isinstance(value, list):
         return [plain(v) for v in value]
