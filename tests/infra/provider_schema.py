@@ -70,7 +70,9 @@ class ProviderSchema:
 
 def find_assembly(venv: Path = TFSCHEMA_VENV) -> Path | None:
     """The .jsii.tgz inside the installed wheel, or None when the venv is missing."""
-    hits = sorted(venv.glob("lib/python*/site-packages/cdktf_cdktf_provider_google/_jsii/*.jsii.tgz"))
+    hits = sorted(
+        venv.glob("lib/python*/site-packages/cdktf_cdktf_provider_google/_jsii/*.jsii.tgz")
+    )
     return hits[-1] if hits else None
 
 
@@ -175,7 +177,9 @@ def _unquote(name: str) -> str:
     return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
-def check_body(where: str, body: dict[str, Any], schema: Block, top: bool, resource: bool) -> list[str]:
+def check_body(
+    where: str, body: dict[str, Any], schema: Block, top: bool, resource: bool
+) -> list[str]:
     """Problems of one (nested) block body against its schema block."""
     problems: list[str] = []
     present: set[str] = set()
@@ -200,13 +204,19 @@ def check_body(where: str, body: dict[str, Any], schema: Block, top: bool, resou
         present.add(key)
         if key in schema.attributes:
             if _is_block_list(value):
-                problems.append(f"{where}: {key!r} is an argument (write `{key} = ...`), not a block")
+                problems.append(
+                    f"{where}: {key!r} is an argument (write `{key} = ...`), not a block"
+                )
         elif key in schema.blocks:
             if not _is_block_list(value):
-                problems.append(f"{where}: {key!r} is a block (write `{key} {{ ... }}`), not an argument")
+                problems.append(
+                    f"{where}: {key!r} is a block (write `{key} {{ ... }}`), not an argument"
+                )
                 continue
             for item in value:
-                problems += check_body(f"{where}.{key}", item, schema.blocks[key][0], False, resource)
+                problems += check_body(
+                    f"{where}.{key}", item, schema.blocks[key][0], False, resource
+                )
         else:
             problems.append(f"{where}: unknown argument or block {key!r}")
     for name, required in schema.attributes.items():
@@ -218,7 +228,9 @@ def check_body(where: str, body: dict[str, Any], schema: Block, top: bool, resou
     return problems
 
 
-def check_terraform(files: dict[str, dict[str, Any]], schemas: dict[str, ProviderSchema | dict[str, Block]]) -> tuple[list[str], int]:
+def check_terraform(
+    files: dict[str, dict[str, Any]], schemas: dict[str, ProviderSchema | dict[str, Block]]
+) -> tuple[list[str], int]:
     """Check every resource / data block of parsed .tf files; returns (problems, blocks checked).
 
     ``schemas`` maps a type-name prefix (``google_``, ``time_``, ...) to a ProviderSchema or,

@@ -43,9 +43,7 @@ HAND_SCHEMAS: dict[str, dict[str, Block]] = {
                 "exclude_symlink_directories": False,
                 "output_file_mode": False,
             },
-            blocks={
-                "source": (Block(attributes={"content": True, "filename": True}), False)
-            },
+            blocks={"source": (Block(attributes={"content": True, "filename": True}), False)},
         )
     },
     "time_": {
@@ -117,7 +115,9 @@ def _mutated(terraform: Terraform, rtype: str, edit: Any) -> dict[str, dict[str,
     [
         (
             "google_pubsub_subscription",
-            lambda body: body.__setitem__("max_delivery_attempts", 5),  # belongs in dead_letter_policy
+            lambda body: body.__setitem__(
+                "max_delivery_attempts", 5
+            ),  # belongs in dead_letter_policy
             "unknown argument or block 'max_delivery_attempts'",
         ),
         (
