@@ -50,7 +50,7 @@ _CONCURRENT_UPDATE_MARKERS = (
 
 
 def is_concurrent_update(exc: BaseException) -> bool:
-    """True for BigQuery's concurrent-DML abort (400 "Could not serialize access … concurrent update")."""
+    """True for BigQuery's concurrent-DML abort (400 "Could not serialize access …")."""
     if not isinstance(exc, gexc.GoogleAPICallError) or exc.code not in (400, 409):
         return False
     texts = [str(exc.message or ""), str(exc)]

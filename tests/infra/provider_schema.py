@@ -38,7 +38,7 @@ RESOURCE_ONLY_META = frozenset({"provisioner", "connection"})
 
 @dataclass
 class Block:
-    """One schema block: its arguments (name → required) and nested blocks (name → (block, required))."""
+    """A schema block: arguments (name → required), nested blocks (name → (block, required))."""
 
     attributes: dict[str, bool] = field(default_factory=dict)
     blocks: dict[str, tuple[Block, bool]] = field(default_factory=dict)
