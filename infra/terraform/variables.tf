@@ -47,7 +47,7 @@ variable "datasets" {
   validation {
     condition = (
       length(setsubtract(["reference", "analytics", "precompute", "orchestration", "backup", "staging"], keys(var.datasets))) == 0
-      && alltrue([for name in values(var.datasets) : can(regex("^[A-Za-z0-9_]{1,1024}$", name))])
+      && alltrue([for name in values(var.datasets) : can(regex("^[A-Za-z0-9_]+$", name)) && length(name) <= 1024])
     )
     error_message = "datasets needs the keys reference, analytics, precompute, orchestration, backup and staging, with valid BigQuery dataset names."
   }

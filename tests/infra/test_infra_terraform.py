@@ -497,7 +497,8 @@ def test_monitoring_alerts(terraform: Terraform) -> None:
     per_kind = terraform.resource("google_monitoring_alert_policy", "alert_kind")
     assert per_kind["for_each"] == "${local.alert_kinds}"
     flt = per_kind["conditions"][0]["condition_threshold"][0]["filter"]
-    assert 'metric.label.alert_kind=\\"${each.key}\\"' in flt or "metric.label.alert_kind" in flt
+    assert "metric.label.alert_kind=" in flt and "${each.key}" in flt
+    assert "${google_logging_metric.alerts.name}" in flt
     policies = terraform.resources["google_monitoring_alert_policy"]
     assert {
         "alert_kind",
