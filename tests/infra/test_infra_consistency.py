@@ -190,3 +190,32 @@ def test_ownership_grep_catches_a_second_owner(tmp_path: Path) -> None:
         re.search(p, "gcloud scheduler jobs run pcf-cleanup-daily")
         for p in OWNERSHIP_PATTERNS.values()
     )
+
+
+def test_emulator_stack_pushes_like_terraform(
+    terraform: Terraform, topology: dict[str, Any]
+) -> None:
+    """The local stack's push subscriptions carry the delivery policy Terraform declares."""
+    from shared.config import Settings
+    from shared.tools.stack.pubsub import plan_pubsub
+    from shared.topology import load_topology
+
+    topo = load_topology()
+    delivery = topology["delivery"]
+    ports = {fn.name: 9000 + i for i, fn in enumerate(topo.functions)}
+    plan = plan_pubsub(Settings(), topo, ports, project="p")
+    pushes = [s for s in plan.subscriptions if s.push_endpoint]
+    assert {s.function for s in pushes} == set(ports)
+    for sub in pushes:
+        dlq = sub.topic.endswith(delivery["dlq_suffix"])
+        assert sub.minimum_backoff_seconds == delivery["minimum_backoff_seconds"]
+        assert sub.maximum_backoff_seconds == delivery["maximum_backoff_seconds"]
+        assert sub.ack_deadline_seconds == delivery["ack_deadline_seconds"]
+        if not dlq:
+            assert sub.dead_letter_topic == sub.topic + delivery["dlq_suffix"]
+            assert sub.max_delivery_attempts == delivery["max_delivery_attempts"]
+        # Same endpoint path as pubsub.tf: /projects/<project>/topics/<topic>.
+        assert sub.push_endpoint is not None
+        assert sub.push_endpoint.endswith(f"/projects/p/topics/{sub.topic}")
+    endpoint = terraform.resource("google_pubsub_subscription", "trigger")["push_config"][0]
+    assert "}/projects/${var.project}/topics/${" in endpoint["push_endpoint"]
