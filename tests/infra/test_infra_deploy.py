@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_helpers import REPO_ROOT, TF_DIR
+from infra_helpers import REPO_ROOT, TF_DIR, probe_module, terraform_env
 
 DEPLOY = REPO_ROOT / "infra" / "deploy.sh"
 ENV_DIR = TF_DIR / "environments"
@@ -45,14 +45,15 @@ def _deploy(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture
 def env_dir(tmp_path: Path) -> Path:
-    """An environment folder holding dev's real files made from the committed examples."""
-    for suffix in ("gcs.tfbackend", "tfvars"):
-        shutil.copy(ENV_DIR / f"dev.{suffix}.example", tmp_path / f"dev.{suffix}")
+    """An environment folder holding dev's and prod's real files made from the examples."""
+    for env in ("dev", "prod"):
+        for suffix in ("gcs.tfbackend", "tfvars"):
+            shutil.copy(ENV_DIR / f"{env}.{suffix}.example", tmp_path / f"{env}.{suffix}")
     return tmp_path
 
 
-def _plan(env_dir: Path, *args: str) -> list[list[str]]:
-    result = _deploy("dev", *args, env=_env(DRY_RUN="1", TF_ENV_DIR=str(env_dir)))
+def _plan(env_dir: Path, *args: str, env: str = "dev") -> list[list[str]]:
+    result = _deploy(env, *args, env=_env(DRY_RUN="1", TF_ENV_DIR=str(env_dir)))
     assert result.returncode == 0, result.stderr
     return [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
 
@@ -73,6 +74,29 @@ def test_dry_run_is_build_then_terraform_plan_then_apply_of_that_plan(env_dir: P
     assert "-out=dev.tfplan" in plan
     # apply takes the saved plan (no re-plan, no -auto-approve needed or used).
     assert apply[-1] == "dev.tfplan" and "-auto-approve" not in apply
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on PATH")
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_printed_terraform_commands_run_offline(env_dir: Path, tmp_path: Path, env: str) -> None:
+    """Run every printed terraform command verbatim, but against a provider-free copy of the
+    module (variables.tf + locals.tf): the flags parse, the tfvars example passes every
+    variable validation, the plan is saved and exactly that plan is applied."""
+    probe = probe_module(tmp_path / "probe")
+    commands = _plan(env_dir, env=env)[1:]
+    for argv in commands:
+        argv = [shutil.which("terraform") or "terraform", f"-chdir={probe}", *argv[2:]]
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=terraform_env(tmp_path),
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"{shlex.join(argv)}\n{result.stdout}\n{result.stderr}"
+    assert (probe / f"{env}.tfplan").is_file()
+    assert (probe / "terraform.tfstate").is_file()  # the saved plan was applied
 
 
 def test_plan_and_apply_modes(env_dir: Path) -> None:

@@ -9,14 +9,12 @@ scratch copy holding no provider, backend or resource (so nothing is downloaded 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, TF_DIR
+from infra_helpers import REPO_ROOT, probe_module, run_terraform
 
 TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(
@@ -24,18 +22,6 @@ pytestmark = pytest.mark.skipif(
     reason="no terraform binary on PATH (CI's deploy job runs terraform validate instead)",
 )
 
-PROBE_OUTPUTS = """
-output "trigger_subscriptions" { value = local.trigger_subscriptions }
-output "table_writers" { value = local.table_writers }
-output "dataset_writers" { value = local.dataset_writers }
-output "dataset_readers" { value = local.dataset_readers }
-output "created_datasets" { value = local.created_datasets }
-output "referenced_datasets" { value = local.referenced_datasets }
-output "created_tables" { value = keys(local.created_tables) }
-output "alert_kinds" { value = keys(local.alert_kinds) }
-output "function_env" { value = local.function_env }
-output "invoker_account_ids" { value = local.invoker_account_ids }
-"""
 VARS = {
     "project": "my-pcf-prod",
     "environment": "prod",
@@ -43,53 +29,14 @@ VARS = {
 }
 
 
-def _module(tmp: Path, topology: dict[str, Any]) -> Path:
-    infra = tmp / "infra"
-    tf = infra / "terraform"
-    tf.mkdir(parents=True)
-    shutil.copytree(REPO_ROOT / "infra" / "schemas", infra / "schemas")
-    shutil.copy(REPO_ROOT / "infra" / "alerts.json", infra / "alerts.json")
-    (infra / "topology.json").write_text(json.dumps(topology), encoding="utf-8")
-    shutil.copy(TF_DIR / "variables.tf", tf / "variables.tf")
-    # The two service-agent locals read the project number from a data source: not evaluable
-    # without the provider, and nothing else depends on them here.
-    locals_tf = "\n".join(
-        line
-        for line in (TF_DIR / "locals.tf").read_text(encoding="utf-8").splitlines()
-        if "data.google_project" not in line
-    )
-    (tf / "locals.tf").write_text(locals_tf, encoding="utf-8")
-    (tf / "probe.tf").write_text(PROBE_OUTPUTS, encoding="utf-8")
-    return tf
-
-
-def _terraform(tf: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tf),
-        "TF_CLI_CONFIG_FILE": "/dev/null",
-        "TF_IN_AUTOMATION": "1",
-        "CHECKPOINT_DISABLE": "1",
-    }
-    assert TERRAFORM is not None
-    return subprocess.run(
-        [TERRAFORM, f"-chdir={tf}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
 def _evaluate(tmp: Path, topology: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
-    tf = _module(tmp, topology)
+    tf = probe_module(tmp, topology)
     (tf / "probe.auto.tfvars.json").write_text(json.dumps(variables), encoding="utf-8")
-    init = _terraform(tf, "init", "-backend=false", "-input=false", "-no-color")
+    init = run_terraform(tf, "init", "-backend=false", "-input=false", "-no-color")
     assert init.returncode == 0, init.stdout + init.stderr
-    apply = _terraform(tf, "apply", "-auto-approve", "-input=false", "-no-color")
+    apply = run_terraform(tf, "apply", "-auto-approve", "-input=false", "-no-color")
     assert apply.returncode == 0, apply.stdout + apply.stderr
-    out = _terraform(tf, "output", "-json")
+    out = run_terraform(tf, "output", "-json")
     assert out.returncode == 0, out.stderr
     return {k: v["value"] for k, v in json.loads(out.stdout).items()}
 
@@ -174,20 +121,20 @@ def test_sandbox_creates_upstream_tables_too(tmp_path: Path, topology: dict[str,
 def test_variable_validation_rejects(
     tmp_path: Path, topology: dict[str, Any], override: dict[str, Any], message: str
 ) -> None:
-    tf = _module(tmp_path, topology)
+    tf = probe_module(tmp_path, topology)
     (tf / "probe.auto.tfvars.json").write_text(json.dumps({**VARS, **override}), encoding="utf-8")
-    assert _terraform(tf, "init", "-backend=false", "-input=false").returncode == 0
-    plan = _terraform(tf, "plan", "-input=false", "-no-color")
+    assert run_terraform(tf, "init", "-backend=false", "-input=false").returncode == 0
+    plan = run_terraform(tf, "plan", "-input=false", "-no-color")
     assert plan.returncode != 0
     assert message in " ".join((plan.stdout + plan.stderr).split()), plan.stderr
 
 
 def test_notification_channels_is_required(tmp_path: Path, topology: dict[str, Any]) -> None:
-    tf = _module(tmp_path, topology)
+    tf = probe_module(tmp_path, topology)
     variables = {k: v for k, v in VARS.items() if k != "notification_channels"}
     (tf / "probe.auto.tfvars.json").write_text(json.dumps(variables), encoding="utf-8")
-    assert _terraform(tf, "init", "-backend=false", "-input=false").returncode == 0
-    plan = _terraform(tf, "plan", "-input=false", "-no-color")
+    assert run_terraform(tf, "init", "-backend=false", "-input=false").returncode == 0
+    plan = run_terraform(tf, "plan", "-input=false", "-no-color")
     assert plan.returncode != 0
     assert "No value for required variable" in plan.stderr
     assert "notification_channels" in plan.stderr
