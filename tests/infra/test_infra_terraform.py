@@ -568,3 +568,28 @@ def test_terraform_fmt() -> None:
         check=False,
     )
     assert result.returncode == 0, f"terraform fmt would change: {result.stdout}{result.stderr}"
+
+
+def test_every_reference_is_declared(terraform: Terraform) -> None:
+    """var.X, local.X, <type>.<name> and data.<type>.<name> all name something declared."""
+    code = "\n".join(
+        re.sub(r"#.*$", "", line)
+        for text in terraform.texts.values()
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    locals_declared = set(terraform.locals)
+    problems = []
+    for name in set(re.findall(r"\bvar\.(\w+)", code)):
+        if name not in terraform.variables:
+            problems.append(f"var.{name}")
+    for name in set(re.findall(r"\blocal\.(\w+)", code)):
+        if name not in locals_declared:
+            problems.append(f"local.{name}")
+    for rtype, name in set(re.findall(r"(?<![\w.])((?:google|time|archive)_\w+)\.(\w+)", code)):
+        if name not in terraform.resources.get(rtype, {}):
+            problems.append(f"{rtype}.{name}")
+    for rtype, name in set(re.findall(r"\bdata\.(\w+)\.(\w+)", code)):
+        if name not in terraform.data.get(rtype, {}):
+            problems.append(f"data.{rtype}.{name}")
+    assert not problems, f"undeclared references: {sorted(problems)}"
