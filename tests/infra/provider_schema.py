@@ -61,11 +61,17 @@ class Block:
 
 @dataclass
 class ProviderSchema:
-    """Resource and data-source schemas of one provider version."""
+    """Resource and data-source schemas of one provider version.
+
+    ``resource_attrs`` / ``data_attrs``: what an expression may read from a resource or data
+    source (arguments and computed attributes), nested for blocks: ``{name: None | {…}}``.
+    """
 
     version: str
     resources: dict[str, Block]
     data_sources: dict[str, Block]
+    resource_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def find_assembly(venv: Path = TFSCHEMA_VENV) -> Path | None:
@@ -113,11 +119,40 @@ def _block(fqn: str, types: dict[str, Any], seen: tuple[str, ...] = ()) -> Block
     return block
 
 
+def _readable(fqn: str, types: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """Attributes an expression can read from a resource class or an OutputReference."""
+    out: dict[str, Any] = {}
+    t = types.get(fqn)
+    if t is None or depth > 8:
+        return out
+    for prop in t.get("properties", []):
+        name = prop["name"]
+        if prop.get("static") or name.endswith("Input") or name == "internalValue":
+            continue
+        out[_snake(name)] = _nested(prop["type"], types, depth)
+    return out
+
+
+def _nested(type_ref: dict[str, Any], types: dict[str, Any], depth: int) -> dict[str, Any] | None:
+    fqn = type_ref.get("fqn", "")
+    t = types.get(fqn)
+    if t is None or not fqn.startswith("@cdktf/provider-google."):
+        return None
+    if fqn.endswith("OutputReference"):
+        return _readable(fqn, types, depth + 1)
+    getter = next((m for m in t.get("methods", []) if m["name"] == "get"), None)
+    if getter is not None and "returns" in getter:  # a list block: element via get(index)
+        return _nested(getter["returns"]["type"], types, depth)
+    return None
+
+
 def parse_assembly(assembly: dict[str, Any]) -> ProviderSchema:
     """Every resource / data source of the assembly as Blocks keyed by Terraform type name."""
     types: dict[str, Any] = assembly["types"]
     resources: dict[str, Block] = {}
     data_sources: dict[str, Block] = {}
+    resource_attrs: dict[str, dict[str, Any]] = {}
+    data_attrs: dict[str, dict[str, Any]] = {}
     version = ""
     for t in types.values():
         if t.get("kind") != "class" or "initializer" not in t:
@@ -132,19 +167,30 @@ def parse_assembly(assembly: dict[str, Any]) -> ProviderSchema:
         kind, tf_type = link.group(1), link.group(3)
         block = _block(params[2]["type"]["fqn"], types)
         (resources if kind == "resources" else data_sources)[tf_type] = block
-    return ProviderSchema(version=version, resources=resources, data_sources=data_sources)
+        (resource_attrs if kind == "resources" else data_attrs)[tf_type] = _readable(
+            t["fqn"], types
+        )
+    return ProviderSchema(
+        version=version,
+        resources=resources,
+        data_sources=data_sources,
+        resource_attrs=resource_attrs,
+        data_attrs=data_attrs,
+    )
 
 
 def load_schema(assembly_tgz: Path) -> ProviderSchema:
     """Parse the assembly once; later runs read a compact JSON cache kept beside it."""
     digest = hashlib.sha256(f"{assembly_tgz.stat().st_size}:{assembly_tgz}".encode()).hexdigest()
-    cache = assembly_tgz.parent / f"tfschema-cache-{digest[:16]}.json"
+    cache = assembly_tgz.parent / f"tfschema-cache-v2-{digest[:16]}.json"
     if cache.is_file():
         raw = json.loads(cache.read_text(encoding="utf-8"))
         return ProviderSchema(
             version=raw["version"],
             resources={k: Block.from_json(v) for k, v in raw["resources"].items()},
             data_sources={k: Block.from_json(v) for k, v in raw["data_sources"].items()},
+            resource_attrs=raw["resource_attrs"],
+            data_attrs=raw["data_attrs"],
         )
     with tarfile.open(assembly_tgz, "r:gz") as tar:
         member = tar.extractfile("package/.jsii")
@@ -158,6 +204,8 @@ def load_schema(assembly_tgz: Path) -> ProviderSchema:
                 "version": schema.version,
                 "resources": {k: v.to_json() for k, v in schema.resources.items()},
                 "data_sources": {k: v.to_json() for k, v in schema.data_sources.items()},
+                "resource_attrs": schema.resource_attrs,
+                "data_attrs": schema.data_attrs,
             }
         ),
         encoding="utf-8",
@@ -260,4 +308,38 @@ def check_terraform(
                             continue
                         checked += 1
                         problems += check_body(where, body, block, True, resource)
+    return problems, checked
+
+
+# <type>.<name>[key] followed by .attr / [index] steps, e.g.
+# google_cloudfunctions2_function.function[each.key].service_config[0].uri
+_REF = re.compile(
+    r"(?<![\w.])(data\.)?(google_\w+)\.(\w+)((?:\[[^\]]*\])?)((?:\.\w+(?:\[[^\]]*\])?)*)"
+)
+
+
+def check_references(texts: dict[str, str], schema: ProviderSchema) -> tuple[list[str], int]:
+    """Attribute reads (``resource.name.attr.nested``) that the provider does not expose."""
+    problems: list[str] = []
+    checked = 0
+    for filename, text in texts.items():
+        code = "\n".join(
+            re.sub(r"\s#.*$", "", ln) for ln in text.splitlines() if not ln.lstrip().startswith("#")
+        )
+        for match in _REF.finditer(code):
+            is_data, rtype, name, _, chain = match.groups()
+            table = schema.data_attrs if is_data else schema.resource_attrs
+            attrs: dict[str, Any] | None = table.get(rtype)
+            if attrs is None or not chain:
+                continue
+            path = f"{'data.' if is_data else ''}{rtype}.{name}"
+            for step in re.findall(r"\.(\w+)", chain):
+                checked += 1
+                if step not in attrs:
+                    problems.append(f"{filename}: {path}: {rtype} has no attribute {step!r}")
+                    break
+                nested = attrs[step]
+                if nested is None:
+                    break  # a leaf (string, map, list of strings): keys/indices are data
+                attrs, path = nested, f"{path}.{step}"
     return problems, checked

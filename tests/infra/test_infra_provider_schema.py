@@ -20,6 +20,7 @@ from provider_schema import (
     PROVIDER_VERSION,
     Block,
     ProviderSchema,
+    check_references,
     check_terraform,
     find_assembly,
     load_schema,
@@ -154,3 +155,30 @@ def test_a_wrong_argument_fails(
         assert not problems, problems
     else:
         assert any(expected in p for p in problems), problems
+
+
+def test_every_attribute_read_exists(google_schema: ProviderSchema, terraform: Terraform) -> None:
+    """`resource.name[key].attr[0].nested` reads only attributes the provider exposes."""
+    problems, checked = check_references(terraform.texts, google_schema)
+    assert not problems, "\n".join(problems)
+    assert checked >= 40, checked
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("service_config[0].uri", "service_config[0].url", "has no attribute 'url'"),
+        (
+            "google_service_account.invoker[each.key].email",
+            "google_service_account.invoker[each.key].mail",
+            "has no attribute 'mail'",
+        ),
+    ],
+)
+def test_a_wrong_attribute_read_fails(
+    google_schema: ProviderSchema, terraform: Terraform, before: str, after: str, expected: str
+) -> None:
+    texts = {name: text.replace(before, after) for name, text in terraform.texts.items()}
+    assert texts != terraform.texts, f"{before!r} not found in infra/terraform"
+    problems, _ = check_references(texts, google_schema)
+    assert any(expected in p for p in problems), problems
