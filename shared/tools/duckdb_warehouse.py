@@ -236,10 +236,11 @@ class DuckDBWarehouse(Warehouse):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """CREATE OR REPLACE TABLE dataset.name AS <sql> (DuckDB has no expiration)."""
+        """CREATE TABLE dataset.name AS <sql>; an existing table is an error, never replaced
+        (DuckDB has no expiration)."""
         target = self.dataset_table(dataset_key, name)
         self._con().execute(f"CREATE SCHEMA IF NOT EXISTS {self.settings.dataset(dataset_key)}")
-        select = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
+        select = Sql(sql.name, f"CREATE TABLE {target} AS {sql.text}", sql.types)
         self._run(select, params, idents)
         return target
 

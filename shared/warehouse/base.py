@@ -117,7 +117,11 @@ class Warehouse(ABC):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """Create (or replace) ``dataset.name`` from a SELECT; return its qualified name."""
+        """Create ``dataset.name`` from a SELECT; return its qualified name.
+
+        Create-only: when the table already exists, raise WarehouseError and leave it untouched
+        (a backup is never replaced).
+        """
 
     @abstractmethod
     def table_exists(self, dataset_key: str, name: str) -> bool:
