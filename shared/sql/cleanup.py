@@ -86,17 +86,18 @@ ORDER BY table_name
     {"cleanup_id": "STRING"},
 )
 
-# Recent runs, newest first (`pcf cleanup list`).
+# Runs started since @since, newest first (`pcf cleanup list`). By started_at, not run_date: a
+# replay (`--today 2023-03-05`) is recent even though its run date is not. The log is small.
 RECENT_RUNS = Sql(
     "cleanup.recent_runs",
     """
 SELECT *
 FROM {cleanup_runs}
-WHERE run_date >= @since
+WHERE run_date IS NOT NULL AND started_at >= @since
 ORDER BY started_at DESC, table_name
 LIMIT @max_rows
 """,
-    {"since": "DATE", "max_rows": "INT64"},
+    {"since": "TIMESTAMP", "max_rows": "INT64"},
 )
 
 # `started` rows of a table whose run began before @older_than: runs that stopped between two

@@ -684,7 +684,7 @@ def recent_runs(app: App, days: int = 30, limit: int = 200) -> list[dict[str, An
     """The cleanup_runs rows of the last ``days`` days, newest first, each with
     ``backup_exists`` (whether its backup table is still there)."""
     wh = app.warehouse
-    since = et_today(app.clock()) - timedelta(days=days)
+    since = app.clock() - timedelta(days=days)
     rows = wh.query(sql.RECENT_RUNS, {"since": since, "max_rows": limit})
     for row in rows:
         name = TableOutcome.from_row(row).backup_name
