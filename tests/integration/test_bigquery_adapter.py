@@ -289,7 +289,7 @@ def test_the_sql_module_is_collected() -> None:
         "ledger.upsert",
         "ledger.queue_many",
         "coverage.counts",
-        "cleanup.delete_stale",
+        "cleanup.take_lease",
     } <= names
 
 
