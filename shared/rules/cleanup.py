@@ -36,10 +36,6 @@ Decision = Literal["clean", "dry_run", "refused", "delete"]
 Severity = Literal["WARNING", "ERROR", "CRITICAL"]
 # Statuses that make a run not ok (exit 1 for the CLI) and raise an alert.
 PROBLEM_STATUSES: frozenset[str] = frozenset({"refused", "failed"})
-# A cleanup whose backup may hold rows that are no longer in the table.
-RESTORABLE_STATUSES: frozenset[str] = frozenset(
-    {"deleted", "reconciled_deleted", "reconciled_not_deleted", "failed", "started"}
-)
 
 
 def cutoff(today: date, ttl_days: int) -> date:

@@ -329,12 +329,14 @@ def _clean_table(
         raise
     o.finished_at = app.clock()
     _log_outcome(o)
-    if intent.recorded:
-        _complete(app, o)
-    else:
-        _record(app, o)
-    if leased:
-        _release_lease(app, table, o.cleanup_id)
+    try:
+        if intent.recorded:
+            _complete(app, o)
+        else:
+            _record(app, o)
+    finally:
+        if leased:
+            _release_lease(app, table, o.cleanup_id)
     if o.status in PROBLEM_STATUSES:
         _alert(app, o)
     return o, error
@@ -559,7 +561,8 @@ def restore_cleanup(app: App, req: CleanupRequest, delivery: Delivery) -> Cleanu
             f"no cleanup_runs row has cleanup_id {source_id}; list recent runs with "
             "`pcf cleanup list`"
         )
-    wanted = [o for o in recorded if o.backup_table and o.status != "restored"]
+    # A cleanup's own rows (not restores of it) that name a backup.
+    wanted = [o for o in recorded if o.backup_table and o.restore_of is None]
     if req.tables is not None:
         wanted = [o for o in wanted if o.table_name in req.tables]
     if not wanted:
@@ -669,9 +672,11 @@ def _run_restore(app: App, o: TableOutcome) -> None:
 def _finish_restore(app: App, o: TableOutcome, leased: bool) -> TableOutcome:
     o.finished_at = app.clock()
     _log_outcome(o)
-    _record(app, o)
-    if leased:
-        _release_lease(app, o.table_name, o.cleanup_id)
+    try:
+        _record(app, o)
+    finally:
+        if leased:
+            _release_lease(app, o.table_name, o.cleanup_id)
     if o.status == "failed":
         _alert(app, o)
     return o
