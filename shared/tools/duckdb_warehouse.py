@@ -239,8 +239,7 @@ class DuckDBWarehouse(Warehouse):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """CREATE TABLE dataset.name AS <sql>; an existing table is an error, never replaced
-        (DuckDB has no expiration)."""
+        """CREATE TABLE dataset.name AS <sql>: an existing table is an error (no expiration)."""
         target = self.dataset_table(dataset_key, name)
         self._con().execute(f"CREATE SCHEMA IF NOT EXISTS {self.settings.dataset(dataset_key)}")
         select = Sql(sql.name, f"CREATE TABLE {target} AS {sql.text}", sql.types)

@@ -243,8 +243,7 @@ def new_cleanup_id(now: datetime) -> str:
 def cleanup_upcoming(
     app: App, req: CleanupRequest, delivery: Delivery, *, hook: StepHook | None = None
 ) -> CleanupResult:
-    """Clean every requested upcoming_* table (or restore a cleanup): lease, intent, back up,
-    delete what the backup holds, verify, record, alert."""
+    """Clean the requested upcoming_* tables (lease, intent, backup, delete, verify) or restore."""
     _check_config(app)
     if req.action == "restore":
         return restore_cleanup(app, req, delivery)
@@ -550,8 +549,7 @@ def _reconcile(app: App, table: str) -> list[TableOutcome]:
 
 
 def restore_cleanup(app: App, req: CleanupRequest, delivery: Delivery) -> CleanupResult:
-    """Put a cleanup's backed-up rows back: insert the backup's rows that are not in the table
-    (idempotent), verify, record a ``restored`` row per table."""
+    """Re-insert a cleanup's backed-up rows missing from each table (idempotent), verify, record."""
     wh = app.warehouse
     source_id = str(req.cleanup_id)
     rows = wh.query(sql.RUNS_OF_CLEANUP, {"cleanup_id": source_id})
@@ -686,8 +684,7 @@ def _finish_restore(app: App, o: TableOutcome, leased: bool) -> TableOutcome:
 
 
 def recent_runs(app: App, days: int = 30, limit: int = 200) -> list[dict[str, Any]]:
-    """The cleanup_runs rows of the last ``days`` days, newest first, each with
-    ``backup_exists`` (whether its backup table is still there)."""
+    """Runs started in the last ``days`` days, newest first, with ``backup_exists`` per row."""
     wh = app.warehouse
     since = app.clock() - timedelta(days=days)
     rows = wh.query(sql.RECENT_RUNS, {"since": since, "max_rows": limit})

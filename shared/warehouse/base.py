@@ -117,11 +117,7 @@ class Warehouse(ABC):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """Create ``dataset.name`` from a SELECT; return its qualified name.
-
-        Create-only: when the table already exists, raise WarehouseError and leave it untouched
-        (a backup is never replaced).
-        """
+        """Create ``dataset.name`` from a SELECT (create-only: an existing one is an error)."""
 
     @abstractmethod
     def table_exists(self, dataset_key: str, name: str) -> bool:
