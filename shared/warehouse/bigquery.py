@@ -251,9 +251,9 @@ class BigQueryWarehouse(Warehouse):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """CREATE OR REPLACE TABLE … AS SELECT, then set its expiration."""
+        """CREATE TABLE … AS SELECT (an existing table is an error), then set its expiration."""
         target = self.dataset_table(dataset_key, name)
-        ctas = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
+        ctas = Sql(sql.name, f"CREATE TABLE {target} AS {sql.text}", sql.types)
         self.execute(ctas, params, **idents)
         if expiration_days:
             # A PATCH of the one field (no read first). CTAS `OPTIONS(expiration_timestamp=…)`

@@ -81,3 +81,24 @@ def runs(wh: Warehouse) -> list[dict[str, Any]]:
             "ORDER BY started_at, table_name",
         )
     )
+
+
+def backups(app: App) -> list[str]:
+    """Every table of the (embedded) backup dataset, by name."""
+    rows = app.warehouse.query(
+        Sql(
+            "test.backups",
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'nba_backup' "
+            "ORDER BY table_name",
+        )
+    )
+    return [r["table_name"] for r in rows]
+
+
+def all_rows(wh: Warehouse, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table (every column, in schema order), sorted: a multiset to compare."""
+    from shared.warehouse import get_schema
+
+    cols = get_schema(table).column_names
+    rows = wh.query(Sql("test.all_rows", f"SELECT {', '.join(cols)} FROM {{t}}"), t=wh.table(table))
+    return sorted((tuple(r[c] for c in cols) for r in rows), key=repr)
