@@ -160,17 +160,6 @@ def _ownership_violations() -> list[str]:
     return hits
 
 
-_SCHEDULE_APPLY = REPO_ROOT / "shared" / "tools" / "schedule.py"
-
-
-@pytest.mark.xfail(
-    _SCHEDULE_APPLY.exists() and "create_job(" in _SCHEDULE_APPLY.read_text(encoding="utf-8"),
-    reason=(
-        "`pcf schedule apply` (shared/tools/schedule.py) still writes the scheduler job; its "
-        "removal is another issue's change — this test must pass once it is merged"
-    ),
-    strict=True,
-)
 def test_nothing_outside_terraform_creates_functions_or_jobs() -> None:
     violations = _ownership_violations()
     assert not violations, "\n".join(violations)
