@@ -132,3 +132,28 @@ def test_command_name_skips_options() -> None:
     assert command_name(["--log-level", "ERROR", "backfill", "--dates", "x"]) == "backfill"
     assert command_name(["sql", "SELECT 1"]) == "sql"
     assert command_name(["--help"]) == "(command)"
+
+
+def test_bigquery_without_credentials_is_one_line_exit_2(tmp_path: Path) -> None:
+    # A credentials file that does not exist: google-auth refuses at once, no network involved.
+    env_fix = (
+        f"import os; os.environ['GOOGLE_APPLICATION_CREDENTIALS'] = {str(tmp_path / 'no.json')!r}"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{env_fix}\nimport sys\nfrom shared.tools.cli import main\n"
+            "sys.exit(main(['sql', 'SELECT 1', '--warehouse', 'bigquery://pcf-test']))",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "CLOUDSDK_CONFIG": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("pcf sql: no Google Cloud credentials (")
+    assert "gcloud auth application-default login" in line and "no.json" in line

@@ -2,7 +2,8 @@
 
 ``pip install .`` (no extras) installs only the runtime's requirements, so a command that needs a
 local tool (DuckDB, sqlglot, pandas, the report's matplotlib, the Cloud Scheduler client, …)
-says which extra to install and exits 2 instead of dying with a traceback.
+says which extra to install and exits 2 instead of dying with a traceback; a ``bigquery://``
+command without Google credentials says how to get them, also in one line with exit 2.
 """
 
 from __future__ import annotations
@@ -87,6 +88,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(needs_local_hint(args), file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not is_missing_credentials(exc):
+            raise
+        print(credentials_hint(args, exc), file=sys.stderr)
+        return 2
+
+
+def is_missing_credentials(exc: BaseException) -> bool:
+    """Whether ``exc`` is google-auth saying it found no usable credentials."""
+    try:
+        from google.auth.exceptions import DefaultCredentialsError
+    except ImportError:
+        return False
+    return isinstance(exc, DefaultCredentialsError)
+
+
+def credentials_hint(argv: Sequence[str], exc: BaseException) -> str:
+    """The one line printed when a bigquery:// or pubsub command finds no credentials."""
+    first = str(exc).split(". ", 1)[0].rstrip(".")
+    return (
+        f"pcf {command_name(argv)}: no Google Cloud credentials ({first}): run "
+        "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
+    )
 
 
 __all__ = ["main"]
