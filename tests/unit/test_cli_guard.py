@@ -157,3 +157,22 @@ def test_bigquery_without_credentials_is_one_line_exit_2(tmp_path: Path) -> None
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("pcf sql: no Google Cloud credentials (")
     assert "gcloud auth application-default login" in line and "no.json" in line
+
+
+def test_the_distribution_carries_what_pcf_reads_at_run_time() -> None:
+    # An installed pcf resolves infra/ and functions/ beside shared/ (config.py, registry.py):
+    # `pip install .` must ship the schemas, the topology and every entry point, and no tests.
+    import tomllib
+
+    from setuptools import find_namespace_packages  # type: ignore[import-untyped]
+
+    from shared.topology import load_topology
+
+    tool = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    find = tool["setuptools"]["packages"]["find"]
+    assert find.get("namespaces") is True
+    packages = set(find_namespace_packages(where=str(REPO_ROOT), include=find["include"]))
+    assert {"shared", "shared.tools.cli", "infra", "infra.schemas"} <= packages
+    assert {f"functions.{fn.name}" for fn in load_topology().functions} <= packages
+    assert "*.json" in tool["setuptools"]["package-data"]["*"]
+    assert not {p for p in packages if p.startswith(("tests", "infra.terraform"))}
