@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -23,16 +22,6 @@ def make_app(**settings: Any) -> App:
     app = build_app(Settings(warehouse="duckdb://:memory:", **settings), bus=LocalBus())
     app.warehouse.create_all()
     return app
-
-
-@pytest.fixture(autouse=True)
-def _drop_cli_log_handlers() -> Iterator[None]:
-    """``pcf`` (main) installs a stderr log handler; do not let it outlive a captured test."""
-    yield
-    logger = logging.getLogger("pcf")
-    for handler in list(logger.handlers):
-        if getattr(handler, "_pcf", False):
-            logger.removeHandler(handler)
 
 
 @pytest.fixture
