@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from infra_helpers import REPO_ROOT, TF_DIR, Terraform
 
 ALERTS = json.loads((REPO_ROOT / "infra" / "alerts.json").read_text(encoding="utf-8"))["kinds"]

@@ -316,7 +316,12 @@ def test_only_owned_tables_and_datasets_by_default(
     upstream = terraform.data["google_bigquery_table"]["upstream"]
     assert "local.upstream_tables" in upstream["for_each"]
     owned = {k for k, s in schemas.items() if s["owner"] == "pcf"}
-    assert owned == {"backfill_ledger", "cleanup_runs", "player_composite_factors"}
+    assert owned == {
+        "backfill_ledger",
+        "cleanup_leases",
+        "cleanup_runs",
+        "player_composite_factors",
+    }
 
 
 def _env_names(terraform: Terraform, topology: dict[str, Any]) -> set[str]:
@@ -456,7 +461,7 @@ def test_cleanup_and_process_date_get_only_what_they_write(
     # no dataset-wide write on analytics (player_game_summary lives there).
     upcoming = {t for t in grants["tables"]["cleanup_upcoming"] if t.startswith("upcoming_")}
     assert upcoming == set(settings_defaults["cleanup_tables"])
-    assert grants["tables"]["cleanup_upcoming"] - upcoming == {"cleanup_runs"}
+    assert grants["tables"]["cleanup_upcoming"] - upcoming == {"cleanup_runs", "cleanup_leases"}
     assert "analytics" not in grants["editors"]["cleanup_upcoming"]
     assert grants["editors"]["cleanup_upcoming"] == {"backup", "staging"}
     # process_date: its output and the ledger; the zone tables beside the output stay read-only.

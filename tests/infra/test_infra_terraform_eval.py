@@ -77,6 +77,7 @@ def test_default_ownership_and_grants(tmp_path: Path, topology: dict[str, Any]) 
     out = _evaluate(tmp_path, topology, VARS)
     assert sorted(out["created_tables"]) == [
         "backfill_ledger",
+        "cleanup_leases",
         "cleanup_runs",
         "player_composite_factors",
     ]
@@ -87,6 +88,7 @@ def test_default_ownership_and_grants(tmp_path: Path, topology: dict[str, Any]) 
         "cleanup_upcoming/upcoming_player_game_context",
         "cleanup_upcoming/upcoming_team_game_context",
         "cleanup_upcoming/cleanup_runs",
+        "cleanup_upcoming/cleanup_leases",
     }
     assert "cleanup_upcoming/analytics" not in out["dataset_writers"]
     assert "process_date/precompute" not in out["dataset_writers"]
