@@ -424,8 +424,11 @@ def test_two_runs_delivered_concurrently_end_with_the_newer_one_live(app: App) -
     players = _players("player", 187)
     seed_counts(app, actual=0, pgs=187)
     old, new = "r-a-old", "r-b-new"
+    # As process_date leaves them: staged, and the ledger says `written` with the dispatch time.
     stage(app, players[:1], run_id=old)
     stage(app, players, run_id=new, tag="-good")
+    checkpoint(app, old, T0, status="written")
+    checkpoint(app, new, T0 + timedelta(minutes=5), status="written")
     results: dict[str, CoverageResult] = {}
     barrier = threading.Barrier(2)
 
