@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -120,31 +119,6 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def restore_pcf_logger() -> Iterator[None]:
-    """``main()`` installs a stderr JSON handler on the pcf logger: remove it afterwards."""
-    logger = logging.getLogger("pcf")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-
-
-@pytest.fixture
-def incident(real_app: App) -> App:
-    """The real season with the incident's stale UPCG (1 of 187, 68 of 175)."""
-    assert inject_stale_upcg(real_app, STALE) == {INCIDENT: (187, 1), NEXT: (175, 68)}
-    return real_app
-
-
-@pytest.fixture
-def incident_url(incident: App) -> str:
-    """The incident warehouse, closed so the CLI can open it (one process-level connection)."""
-    url = f"duckdb:///{incident.warehouse.path}"  # type: ignore[attr-defined]
-    incident.close()
-    return url
 
 
 # -- the incident range through the use cases ---------------------------------------------------
