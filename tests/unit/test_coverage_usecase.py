@@ -479,3 +479,13 @@ def test_a_redelivered_validation_publishes_the_same_rows(app: App) -> None:
     first = live(app)
     assert validate(app).status == "succeeded"
     assert live(app) == first and len(first) == 187
+
+
+def test_data_source_in_messages_is_a_closed_set() -> None:
+    from pydantic import ValidationError
+
+    for value in ("UPCG", "PGS_SYNTHETIC"):
+        assert ValidateCoverage(run_id=RUN, game_date=D, data_source=value).data_source == value
+    for value in ("upcg", "PGS", "synthetic", ""):
+        with pytest.raises(ValidationError, match="data_source"):
+            ValidateCoverage(run_id=RUN, game_date=D, data_source=value)
