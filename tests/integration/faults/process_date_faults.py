@@ -52,7 +52,7 @@ class FailingWarehouse(DelegatingWarehouse):
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         """Raise before the chosen statement reaches the warehouse."""
         if operation == self.fail_at or (sql is not None and sql.name == self.fail_at):
-            raise TransientWarehouseError(f"injected 503 on {sql.name} ({self.key})")
+            raise TransientWarehouseError(f"injected 503 on {self.fail_at} ({self.key})")
 
 
 def _fault_dir() -> Path:
