@@ -8,6 +8,7 @@ that no newer run owns D. A stale run is acknowledged as ``superseded`` and chan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -252,7 +253,7 @@ def _superseded(
     msg: ValidateCoverage,
     verdict: CoverageVerdict,
     newer_run_id: str,
-    record: Any,
+    record: Callable[[str, str | None], None],
 ) -> CoverageResult:
     text = (
         f"stale run {msg.run_id} for {msg.game_date}: newer run {newer_run_id} (dispatched "
