@@ -119,6 +119,8 @@ class ProcessDate(_ForceAudit):
     game_date: IsoDate
     mode: Mode = "backfill"
     source: SourcePin = "auto"
+    # When the run was dispatched: the order of runs for fencing (a newer run wins).
+    dispatched_at: datetime | None = None
 
 
 class ValidateCoverage(_ForceAudit):
@@ -133,6 +135,14 @@ class ValidateCoverage(_ForceAudit):
     expected_players: int | None = Field(default=None, ge=0)
     rows_written: int | None = Field(default=None, ge=0)
     rows_rejected: int | None = Field(default=None, ge=0)
+    dispatched_at: datetime | None = None
+
+
+class DeadLetter(ValidateCoverage):
+    """A ProcessDate or ValidateCoverage payload, as a dead-letter topic delivers it.
+
+    The fields of ValidateCoverage include every field of ProcessDate, so either decodes.
+    """
 
 
 class CleanupRequest(Message):

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from shared.config import TOPOLOGY_PATH
+from shared.config import TOPOLOGY_PATH, Settings
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,16 @@ class Topology:
     delivery: DeliveryPolicy
     schedule: dict[str, Any]
     raw: dict[str, Any]
+
+    def is_dead_letter(self, trigger: str) -> bool:
+        """Whether a trigger names a dead-letter topic (``<key>-dlq``)."""
+        return trigger.endswith(self.delivery.dlq_suffix)
+
+    def topic_name(self, settings: Settings, trigger: str) -> str:
+        """The topic a trigger names: ``Settings.topic_<key>``, plus the suffix for a DLQ."""
+        key = trigger.removesuffix(self.delivery.dlq_suffix)
+        name = settings.topic(key)
+        return name + self.delivery.dlq_suffix if key != trigger else name
 
 
 def _int(raw: dict[str, Any], key: str) -> int:

@@ -43,6 +43,10 @@ class DelegatingWarehouse(Warehouse):
         self.observe("stage_rows")
         return self.inner.stage_rows(like, rows, tag)
 
+    def write_staging_table(self, like: str, name: str, rows: Rows) -> str:
+        self.observe("write_staging_table")
+        return self.inner.write_staging_table(like, name, rows)
+
     def drop_staging(self, qualified: str) -> None:
         self.inner.drop_staging(qualified)
 

@@ -22,7 +22,9 @@ SAMPLE = {
 }
 # Placeholders that are not pipeline tables: the table a staged one is shaped like.
 STAGED_LIKE = {
-    "processing.replace_pcf_date": "player_composite_factors",
+    "coverage.audit": "player_composite_factors",
+    "coverage.publish": "player_composite_factors",
+    "coverage.verify": "player_composite_factors",
     "ledger.queue_many": "backfill_ledger",
 }
 

@@ -10,8 +10,9 @@ from shared.rules.source import Severity, format_pct, percent
 from shared.rules.statuses import CHECKPOINTED
 
 CoverageStatus = Literal["succeeded", "warned", "blocked", "forced"]
-
-# Statuses that count as "checkpointed" in the ledger (RULES §1.3).
+# Why a date blocks (None when it passes): too few players, or no players expected at all on a
+# date with final games (upstream data not ready — never "nothing to cover").
+BlockReason = Literal["coverage_below_threshold", "no_expected_players"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class CoverageVerdict:
     force_reason: str | None
     severity: Severity
     message: str
+    reason: BlockReason | None = None
 
 
 def _exact(value: float) -> Fraction:
@@ -43,6 +45,7 @@ def coverage_verdict(
     force_reason: str | None,
     block_pct: float = 90.0,
     warn_pct: float = 95.0,
+    final_games: int = 0,
 ) -> CoverageVerdict:
     """Classify a date's coverage per RULES §4: succeeded, warned, blocked or forced."""
     if actual < 0 or expected < 0:
@@ -58,7 +61,11 @@ def coverage_verdict(
     block_text, warn_text = format_pct(block_pct), format_pct(warn_pct)
 
     def verdict(
-        status: CoverageStatus, severity: Severity, message: str, forced: bool = False
+        status: CoverageStatus,
+        severity: Severity,
+        message: str,
+        forced: bool = False,
+        block_reason: BlockReason | None = None,
     ) -> CoverageVerdict:
         return CoverageVerdict(
             status=status,
@@ -71,8 +78,30 @@ def coverage_verdict(
             force_reason=reason if forced else None,
             severity=severity,
             message=message,
+            reason=block_reason,
         )
 
+    ignored = "; force ignored without a force_reason" if force else ""
+    if expected == 0 and final_games > 0:
+        # PGS has nothing yet for a date whose games are final: upstream is late, not done.
+        text = (
+            f"COVERAGE VALIDATION FAILED: 0 players expected but {final_games} final games "
+            f"(no_expected_players: PGS not loaded yet); {actual} rows staged"
+        )
+        if force and reason is not None:
+            return verdict(
+                "forced",
+                "WARNING",
+                f"{text}; checkpointed by force: {reason}",
+                forced=True,
+                block_reason="no_expected_players",
+            )
+        return verdict(
+            "blocked",
+            "ERROR",
+            f"{text}; date not checkpointed{ignored}",
+            block_reason="no_expected_players",
+        )
     if expected == 0:
         return verdict("succeeded", "INFO", f"No players expected; {actual} rows, nothing to cover")
 
@@ -93,12 +122,13 @@ def coverage_verdict(
             f"Coverage {counts} < {block_text}% of expected ({missing} missing); "
             f"checkpointed by force: {reason}",
             forced=True,
+            block_reason="coverage_below_threshold",
         )
     # A force without a reason must not slip a bad date through: it blocks like any other.
-    ignored = "; force ignored without a force_reason" if force else ""
     return verdict(
         "blocked",
         "ERROR",
         f"COVERAGE VALIDATION FAILED: {counts} < {block_text}% of expected "
         f"({missing} missing); date not checkpointed{ignored}",
+        block_reason="coverage_below_threshold",
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from shared.rules.statuses import CHECKPOINTED, RETRYABLE
+from shared.rules.statuses import CHECKPOINTED, IN_FLIGHT, RETRYABLE, STALLED
 
 Action = Literal["process", "skipped_no_games", "skipped_bootstrap"]
 
@@ -93,7 +95,7 @@ def select_for_rerun(
             if status in RETRYABLE:
                 send.append(d)
             else:
-                skipped[d] = f"latest status {status or 'none'} is not blocked/failed"
+                skipped[d] = f"latest status {status or 'none'} is not blocked/failed/stalled"
         elif rerun == "missing":
             if status in CHECKPOINTED:
                 skipped[d] = f"already checkpointed ({status})"
@@ -102,3 +104,39 @@ def select_for_rerun(
         else:
             raise ValueError(f"unknown rerun mode {rerun!r}: use missing, failed or all")
     return send, skipped
+
+
+def reported_status(
+    status: str, updated_at: datetime | None, now: datetime, lease_minutes: int
+) -> str:
+    """The status to report: an in-flight row untouched for longer than the lease is stalled."""
+    if status in IN_FLIGHT and updated_at is not None:
+        if updated_at.tzinfo is None:  # warehouse timestamps are UTC
+            updated_at = updated_at.replace(tzinfo=UTC)
+        if now - updated_at > timedelta(minutes=lease_minutes):
+            return STALLED
+    return status
+
+
+def reported_statuses(
+    latest: Mapping[date, Mapping[str, Any]], now: datetime, lease_minutes: int
+) -> dict[date, str]:
+    """``reported_status`` of the latest ledger row of every date."""
+    return {
+        d: reported_status(str(row["status"]), row.get("updated_at"), now, lease_minutes)
+        for d, row in latest.items()
+    }
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def staging_table_name(run_id: str, game_date: date) -> str:
+    """The staging table of one run and date: a valid BigQuery table name for any run id.
+
+    The run id is reduced to ``[A-Za-z0-9_]`` (readable) and a hash of the exact id keeps two
+    ids that reduce alike (``a.b`` / ``a:b``) apart.
+    """
+    slug = _UNSAFE.sub("_", run_id)[:48]
+    digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:12]
+    return f"pcf_stage__{game_date:%Y%m%d}__{slug}__{digest}"

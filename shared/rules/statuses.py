@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-# A date's life (docs/RULES.md, "Ledger statuses").
+# A date's life (docs/RULES.md, "Ledger statuses"; SPEC §4.3).
 IN_FLIGHT = ("queued", "processing", "written")
 CHECKPOINTED = ("succeeded", "warned", "forced")
-RETRYABLE = ("blocked", "failed")
+SUPERSEDED = "superseded"  # a stale run's message: acked, nothing published
 SKIPPED = ("skipped_no_games", "skipped_bootstrap")
-FINAL_OK = (*CHECKPOINTED, *SKIPPED)
-STATUSES = (*IN_FLIGHT, *CHECKPOINTED, *RETRYABLE, *SKIPPED)
+# Stored in the ledger.
+STATUSES = (*IN_FLIGHT, *CHECKPOINTED, "blocked", "failed", SUPERSEDED, *SKIPPED)
+# Never stored: reported for a date whose latest row is in flight for longer than the lease.
+STALLED = "stalled"
+REPORTED_STATUSES = (*STATUSES, STALLED)
+# What `rerun=failed` selects, and what makes a run exit 1.
+RETRYABLE = ("blocked", "failed", STALLED)
+FAILING = RETRYABLE
+# Outcomes that need nothing more (exit 0).
+FINAL_OK = (*CHECKPOINTED, SUPERSEDED, *SKIPPED)
 
 # Where a date's context came from (the closed set every message and row carries).
 DataSource = Literal["UPCG", "PGS_SYNTHETIC"]

@@ -20,6 +20,10 @@ _TYPES = {
     "attempt_increment": "INT64",
     "last_message_id": "STRING",
     "error": "STRING",
+    "source_reason": "STRING",
+    "missing_players": "INT64",
+    "dispatched_at": "TIMESTAMP",
+    "staging_table": "STRING",
     "calculation_version": "STRING",
 }
 
@@ -45,16 +49,22 @@ WHEN MATCHED THEN UPDATE SET
   attempts = COALESCE(T.attempts, 0) + @attempt_increment,
   last_message_id = COALESCE(@last_message_id, T.last_message_id),
   error = @error,
+  source_reason = COALESCE(@source_reason, T.source_reason),
+  missing_players = COALESCE(@missing_players, T.missing_players),
+  dispatched_at = COALESCE(T.dispatched_at, @dispatched_at),
+  staging_table = COALESCE(@staging_table, T.staging_table),
   calculation_version = COALESCE(@calculation_version, T.calculation_version),
   updated_at = CURRENT_TIMESTAMP()
 WHEN NOT MATCHED THEN INSERT (
   run_id, game_date, status, mode, expected_players, upcg_players, actual_players, coverage_pct,
   data_source, forced, force_reason, requested_by, attempts, last_message_id, error,
+  source_reason, missing_players, dispatched_at, staging_table,
   calculation_version, created_at, updated_at
 ) VALUES (
   @run_id, @game_date, @status, @mode, @expected_players, @upcg_players, @actual_players,
   @coverage_pct, @data_source, IFNULL(@forced, FALSE), @force_reason, @requested_by,
-  @attempt_increment, @last_message_id, @error, @calculation_version,
+  @attempt_increment, @last_message_id, @error,
+  @source_reason, @missing_players, @dispatched_at, @staging_table, @calculation_version,
   CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
 )
 """,
@@ -72,17 +82,19 @@ ON T.game_date BETWEEN @start_date AND @end_date
 WHEN NOT MATCHED THEN INSERT (
   run_id, game_date, status, mode, expected_players, upcg_players, actual_players, coverage_pct,
   data_source, forced, force_reason, requested_by, attempts, last_message_id, error,
-  calculation_version, created_at, updated_at
+  dispatched_at, calculation_version, created_at, updated_at
 ) VALUES (
   S.run_id, S.game_date, S.status, S.mode, S.expected_players, S.upcg_players, S.actual_players,
   S.coverage_pct, S.data_source, S.forced, S.force_reason, S.requested_by, S.attempts,
-  S.last_message_id, S.error, S.calculation_version, S.created_at, S.updated_at
+  S.last_message_id, S.error, S.dispatched_at, S.calculation_version, S.created_at, S.updated_at
 )
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )
 
-# The latest ledger row per date in a range (any run), optionally one run only.
+# The latest ledger row per date in a range (any run), optionally one run only. "Latest" is
+# the run dispatched last (the fencing order), so a stale run's late message cannot make its row
+# the date's state; a `superseded` row only counts when nothing else exists.
 LATEST_BY_DATE = Sql(
     "ledger.latest_by_date",
     """
@@ -91,7 +103,11 @@ FROM {backfill_ledger}
 WHERE game_date BETWEEN @start_date AND @end_date
   AND (@run_id IS NULL OR run_id = @run_id)
   AND (@calculation_version IS NULL OR calculation_version = @calculation_version)
-QUALIFY ROW_NUMBER() OVER (PARTITION BY game_date ORDER BY updated_at DESC, run_id DESC) = 1
+QUALIFY ROW_NUMBER() OVER (
+  PARTITION BY game_date
+  ORDER BY IF(status = 'superseded', 1, 0), COALESCE(dispatched_at, created_at) DESC,
+           updated_at DESC, run_id DESC
+) = 1
 ORDER BY game_date
 """,
     {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING", "calculation_version": "STRING"},
@@ -107,4 +123,40 @@ WHERE game_date BETWEEN @start_date AND @end_date AND run_id = @run_id
 ORDER BY game_date
 """,
     {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING"},
+)
+
+# The dead-letter consumer: mark the run's date `failed` unless it already ended well (a copy
+# of the message that succeeded must not be overwritten by the one that was dead-lettered).
+MARK_DEAD_LETTERED = Sql(
+    "ledger.mark_dead_lettered",
+    """
+MERGE {backfill_ledger} AS T
+USING (SELECT @run_id AS run_id, @game_date AS game_date) AS S
+ON T.game_date = @game_date AND T.game_date = S.game_date AND T.run_id = S.run_id
+WHEN MATCHED AND T.status NOT IN (
+  'succeeded', 'warned', 'forced', 'superseded', 'skipped_no_games', 'skipped_bootstrap'
+) THEN UPDATE SET
+  status = 'failed',
+  error = @error,
+  last_message_id = COALESCE(@last_message_id, T.last_message_id),
+  updated_at = CURRENT_TIMESTAMP()
+WHEN NOT MATCHED THEN INSERT (
+  run_id, game_date, status, mode, forced, requested_by, attempts, last_message_id, error,
+  dispatched_at, calculation_version, created_at, updated_at
+) VALUES (
+  @run_id, @game_date, 'failed', @mode, FALSE, @requested_by, @attempts, @last_message_id,
+  @error, @dispatched_at, @calculation_version, CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
+)
+""",
+    {
+        "run_id": "STRING",
+        "game_date": "DATE",
+        "error": "STRING",
+        "last_message_id": "STRING",
+        "mode": "STRING",
+        "requested_by": "STRING",
+        "attempts": "INT64",
+        "dispatched_at": "TIMESTAMP",
+        "calculation_version": "STRING",
+    },
 )

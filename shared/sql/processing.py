@@ -192,28 +192,3 @@ _PCF_COLUMNS = (
     "has_warnings, warning_details, data_hash, processed_at"
 )
 PCF_COLUMNS = [c.strip() for c in _PCF_COLUMNS.split(",")]
-_UPDATES = ", ".join(f"{c} = S.{c}" for c in PCF_COLUMNS if c not in ("player_lookup", "game_date"))
-_VALUES = ", ".join(f"S.{c}" for c in PCF_COLUMNS)
-
-# The atomic, idempotent replace of one date's output partition: upsert the staged rows and
-# delete the date's rows that are no longer staged, in one statement. `T.game_date = @game_date`
-# in ON lets BigQuery prune the target to the one partition.
-REPLACE_PCF_DATE = Sql(
-    "processing.replace_pcf_date",
-    f"""
-MERGE {{player_composite_factors}} AS T
-USING {{staging}} AS S
-ON T.game_date = @game_date AND T.game_date = S.game_date AND T.player_lookup = S.player_lookup
-WHEN MATCHED THEN UPDATE SET {_UPDATES}
-WHEN NOT MATCHED THEN INSERT ({_PCF_COLUMNS}) VALUES ({_VALUES})
-WHEN NOT MATCHED BY SOURCE AND T.game_date = @game_date THEN DELETE
-""",
-    {"game_date": "DATE"},
-)
-
-# Used when a date ends with no rows (e.g. every row rejected): empty the partition.
-DELETE_PCF_DATE = Sql(
-    "processing.delete_pcf_date",
-    "DELETE FROM {player_composite_factors} WHERE game_date = @game_date",
-    {"game_date": "DATE"},
-)

@@ -15,6 +15,12 @@ EXAMPLE_SQL = (
     "WHERE game_date = '2023-02-23' GROUP BY 1"
 )
 
+LIVE_SQL = (
+    "SELECT game_date, data_source, COUNT(*) AS live_players "
+    "FROM nba_precompute.player_composite_factors "
+    "WHERE game_date IN ('2023-02-23', '2023-02-24') GROUP BY 1, 2 ORDER BY 1"
+)
+
 
 def _step(title: str, command: list[str]) -> int:
     print(f"\n=== {title}\n$ pcf {' '.join(command)}", flush=True)
@@ -90,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
                 *wh,
             ],
             1,
+        ),
+        (
+            "4b. The blocked dates' live rows were never replaced: still the full rosters of "
+            "step 3 (write → audit → publish: the 1- and 30-player rows stay staged)",
+            [*quiet, "sql", LIVE_SQL, *wh],
+            0,
         ),
         (
             "5. An operator overrides the gate on purpose: --force needs a --reason (audited)",

@@ -225,6 +225,30 @@ class DuckDBWarehouse(Warehouse):
         self._con().register(name, data)
         return name
 
+    def write_staging_table(self, like: str, name: str, rows: Rows) -> str:
+        """CREATE OR REPLACE a real table in the staging schema (it outlives this connection,
+        so another worker or process can audit it; DuckDB has no expiration)."""
+        schema = get_schema(like)
+        data = to_arrow(schema, rows)
+        target = self.dataset_table("staging", name)
+        con = self._con()
+        view = f"_pcf_load_{threading.get_ident()}"
+        # Identifiers come from the schema registry and a validated name, never from input.
+        cols = ", ".join(f"CAST({c.name} AS {_TYPES[c.type]}) AS {c.name}" for c in schema.columns)
+        ctas = f"CREATE OR REPLACE TABLE {target} AS SELECT {cols} FROM {view}"  # noqa: S608
+        self._count()
+        con.register(view, data)
+        try:
+            with self._write_lock:
+                con.execute(ctas)
+        except duckdb.TransactionException as exc:
+            raise TransientWarehouseError(f"staging {name} conflicted on DuckDB: {exc}") from exc
+        except duckdb.Error as exc:
+            raise WarehouseError(f"staging {name} failed on DuckDB: {exc}") from exc
+        finally:
+            con.unregister(view)
+        return target
+
     def drop_staging(self, qualified: str) -> None:
         """Unregister a staged view (no round trip: it is connection-local)."""
         with contextlib.suppress(duckdb.Error):

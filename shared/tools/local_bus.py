@@ -44,7 +44,9 @@ class LocalBus(Publisher):
         max_delivery_attempts: int = 5,
         min_backoff_s: float = 0.01,
         max_backoff_s: float = 0.5,
+        dlq_suffix: str = "-dlq",
     ) -> None:
+        self.dlq_suffix = dlq_suffix
         self.workers = workers
         self.max_delivery_attempts = max_delivery_attempts
         self.min_backoff_s = min_backoff_s
@@ -110,6 +112,7 @@ class LocalBus(Publisher):
                             message_id=item.message_id,
                             error=item.errors[-1],
                         )
+                        self._dead_letter(item)
                         return
                     delay = min(self.max_backoff_s, self.min_backoff_s * 2 ** (item.attempts - 1))
                     time.sleep(delay)
@@ -118,6 +121,20 @@ class LocalBus(Publisher):
                 self.completed[item.topic_key] += 1
                 self._pending -= 1
                 self._cond.notify_all()
+
+    def _dead_letter(self, item: Published) -> None:
+        """Forward to ``<key>-dlq`` like Pub/Sub: same payload and attributes, plus its own."""
+        if item.topic_key.endswith(self.dlq_suffix):
+            return  # a dead-letter topic has no dead-letter topic of its own
+        self.publish(
+            item.topic_key + self.dlq_suffix,
+            item.message,
+            {
+                **item.attributes,
+                "CloudPubSubDeadLetterSourceDeliveryCount": str(item.attempts),
+                "CloudPubSubDeadLetterSourceSubscription": f"local/{item.topic_key}",
+            },
+        )
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every delivery (and what it published) is done; False on timeout."""

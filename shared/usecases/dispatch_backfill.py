@@ -11,9 +11,9 @@ from shared.app import App
 from shared.clock import et_today
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError
-from shared.messages import BackfillRequest, ProcessDate, new_run_id
+from shared.messages import Alert, BackfillRequest, ProcessDate, new_run_id
 from shared.rules import decide_source
-from shared.rules.planning import DatePlan, select_for_rerun
+from shared.rules.planning import DatePlan, reported_statuses, select_for_rerun
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
 from shared.usecases import ledger
@@ -72,6 +72,7 @@ class DispatchResult:
     run_id: str
     dry_run: bool
     lines: list[PlanLine] = field(default_factory=list)
+    dispatched_at: datetime | None = None
 
     @property
     def sent(self) -> list[date]:
@@ -93,9 +94,9 @@ def plan_request(app: App, req: BackfillRequest, run_id: str) -> DispatchResult:
         app.warehouse, dates[0], dates[-1], calculation_version=s.calculation_version
     )
     candidates = [p.game_date for p in plans if p.action == "process"]
-    to_send, skipped = select_for_rerun(
-        {d: str(r["status"]) for d, r in latest.items()}, candidates, req.rerun
-    )
+    # Reported, not stored, statuses: an in-flight row older than the lease is `stalled`.
+    statuses = reported_statuses(latest, app.clock(), s.stall_lease_minutes)
+    to_send, skipped = select_for_rerun(statuses, candidates, req.rerun)
     send = set(to_send)
     result = DispatchResult(run_id=run_id, dry_run=req.dry_run)
     for p in plans:
@@ -141,6 +142,7 @@ def _ledger_rows(app: App, req: BackfillRequest, result: DispatchResult) -> list
                 "force_reason": req.force_reason,
                 "requested_by": req.requested_by,
                 "attempts": 0,
+                "dispatched_at": result.dispatched_at,
                 "calculation_version": app.settings.calculation_version,
                 "created_at": now,
                 "updated_at": now,
@@ -150,9 +152,37 @@ def _ledger_rows(app: App, req: BackfillRequest, result: DispatchResult) -> list
 
 
 def dispatch_backfill(app: App, req: BackfillRequest, delivery: Delivery) -> DispatchResult:
-    """Plan the request; unless dry_run, queue ledger rows then publish one ProcessDate per date."""
-    run_id = req.run_id or run_id_for(delivery, app.clock())
+    """Plan the request; unless dry_run, queue ledger rows then publish one ProcessDate per date.
+
+    A permanent failure (a request that can never be served, a broken query) raises a
+    ``dispatch_failed`` alert before it is acknowledged: nothing is sent silently or lost.
+    """
+    try:
+        return _dispatch(app, req, delivery)
+    except PermanentError as exc:
+        app.alert(
+            Alert(
+                kind="dispatch_failed",
+                summary=f"backfill request {req.run_id or delivery.message_id} failed: {exc}",
+                run_id=req.run_id,
+                details={
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "start_date": str(req.start_date) if req.start_date else None,
+                    "end_date": str(req.end_date) if req.end_date else None,
+                    "dates": len(req.dates) if req.dates else None,
+                    "message_id": delivery.message_id,
+                },
+            ),
+        )
+        raise
+
+
+def _dispatch(app: App, req: BackfillRequest, delivery: Delivery) -> DispatchResult:
+    now = app.clock()
+    run_id = req.run_id or run_id_for(delivery, now)
     result = plan_request(app, req, run_id)
+    # The fencing order of runs: a redelivered request keeps its first publish time.
+    result.dispatched_at = dispatched_at_for(delivery, now)
     sent = result.sent
     log.event(
         "INFO",
@@ -191,6 +221,7 @@ def dispatch_backfill(app: App, req: BackfillRequest, delivery: Delivery) -> Dis
                 force=req.force,
                 force_reason=req.force_reason,
                 requested_by=req.requested_by,
+                dispatched_at=result.dispatched_at,
             ),
             {"run_id": run_id, "game_date": game_date.isoformat()},
         )
@@ -211,3 +242,13 @@ def run_id_for(delivery: Delivery, now: datetime) -> str:
         safe = "".join(ch for ch in delivery.message_id if ch.isalnum())[-16:]
         return f"r{published.astimezone(UTC):%Y%m%dT%H%M%S%f}Z-m{safe}"
     return new_run_id(now)
+
+
+def dispatched_at_for(delivery: Delivery, now: datetime) -> datetime:
+    """When this run is dispatched: the request's publish time (stable across redelivery)."""
+    if delivery.message_id and delivery.publish_time:
+        try:
+            return datetime.fromisoformat(delivery.publish_time.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    return now.astimezone(UTC)

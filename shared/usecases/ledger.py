@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +35,10 @@ class LedgerUpdate:
     attempt_increment: int = 0
     last_message_id: str | None = None
     error: str | None = None
+    source_reason: str | None = None
+    missing_players: int | None = None
+    dispatched_at: datetime | None = None
+    staging_table: str | None = None
     calculation_version: str | None = None
 
     def params(self) -> dict[str, Any]:
@@ -46,7 +50,24 @@ class LedgerUpdate:
             values["coverage_pct"] = Decimal(str(round(self.coverage_pct, 1)))
         if self.error is not None:
             values["error"] = self.error[:2000]
+        if self.source_reason is not None:
+            values["source_reason"] = self.source_reason[:2000]
         return values
+
+
+def dispatch_time(
+    dispatched_at: datetime | None, publish_time: str | None, now: datetime
+) -> datetime:
+    """When a run was dispatched (its fencing order): as the message says, else the message's
+    publish time, else now (a message from before dispatch times travelled)."""
+    if dispatched_at is not None:
+        return dispatched_at
+    if publish_time:
+        try:
+            return datetime.fromisoformat(publish_time.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    return now.astimezone(UTC)
 
 
 def record_failure(
@@ -54,8 +75,9 @@ def record_failure(
     msg: ProcessDate | ValidateCoverage,
     message_id: str | None,
     exc: Exception,
-    kind: Literal["processing_failed", "validation_failed"],
+    kind: Literal["processing_failed", "validation_failed", "publish_failed"],
     what: str,
+    dispatched_at: datetime | None = None,
 ) -> None:
     """Mark the date ``failed`` (with the error) and raise an Alert: never a silent failure."""
     error = f"{type(exc).__name__}: {exc}"
@@ -68,6 +90,7 @@ def record_failure(
             mode=msg.mode,
             error=error,
             last_message_id=message_id,
+            dispatched_at=dispatched_at,
             calculation_version=app.settings.calculation_version,
         ),
     )

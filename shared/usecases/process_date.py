@@ -1,9 +1,9 @@
-"""Use case ``process_date``: compute and atomically write one date's composite factors."""
+"""Use case ``process_date``: compute one date's composite factors and STAGE them (never live)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from shared import log
@@ -20,7 +20,7 @@ from shared.rules import (
     build_row,
     decide_source,
 )
-from shared.rules.planning import DatePlan
+from shared.rules.planning import DatePlan, staging_table_name
 from shared.sql import processing as sql
 from shared.usecases import ledger
 from shared.usecases.ledger import LedgerUpdate
@@ -41,6 +41,7 @@ class ProcessResult:
     rows_written: int = 0
     rows_rejected: int = 0
     rejected: list[str] = field(default_factory=list)
+    staging_table: str | None = None
 
 
 def load_plan(app: App, game_date: date, mode: str) -> DatePlan:
@@ -100,14 +101,19 @@ def log_source_decision(decision: SourceDecision, plan: DatePlan) -> None:
 
 def process_date(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
     """Process one date; a permanent failure is recorded (ledger ``failed`` + alert), then acked."""
+    dispatched_at = ledger.dispatch_time(msg.dispatched_at, delivery.publish_time, app.clock())
     try:
-        return _process(app, msg, delivery)
+        return _process(app, msg, delivery, dispatched_at)
     except PermanentError as exc:
-        ledger.record_failure(app, msg, delivery.message_id, exc, "processing_failed", "processing")
+        ledger.record_failure(
+            app, msg, delivery.message_id, exc, "processing_failed", "processing", dispatched_at
+        )
         raise
 
 
-def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
+def _process(
+    app: App, msg: ProcessDate, delivery: Delivery, dispatched_at: datetime
+) -> ProcessResult:
     s = app.settings
     wh = app.warehouse
     base = LedgerUpdate(
@@ -116,6 +122,7 @@ def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
         status="processing",
         mode=msg.mode,
         requested_by=msg.requested_by,
+        dispatched_at=dispatched_at,
         calculation_version=s.calculation_version,
     )
     ledger.record(
@@ -171,15 +178,20 @@ def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
             f"range guard rejected {len(rejected)} rows (not written)",
             rejected=rejected[:20],
         )
-    replace_partition(app, msg.game_date, rows)
+    # WRITE only: the rows go to this run's own staging table; the live partition is
+    # untouched until validate_coverage has audited them (SPEC §4).
+    staging = staging_table_name(msg.run_id, msg.game_date)
+    wh.write_staging_table(OUTPUT_TABLE, staging, rows)
     log.event(
         "INFO",
-        f"wrote {len(rows)} rows for {msg.game_date} from {decision.source}",
+        f"staged {len(rows)} rows for {msg.game_date} from {decision.source} in {staging} "
+        "(not live until audited)",
         rows_written=len(rows),
         rows_rejected=len(rejected),
         data_source=decision.source,
         expected_players=decision.expected,
         upcg_players=plan.upcg_players,
+        staging_table=staging,
     )
     ledger.record(
         wh,
@@ -190,6 +202,8 @@ def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
             upcg_players=plan.upcg_players,
             actual_players=len(rows),
             data_source=decision.source,
+            source_reason=f"{decision.reason}: {decision.message}",
+            staging_table=staging,
             error=f"{len(rejected)} rows rejected by the range guard" if rejected else None,
         ),
     )
@@ -208,6 +222,7 @@ def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
             expected_players=decision.expected,
             rows_written=len(rows),
             rows_rejected=len(rejected),
+            dispatched_at=dispatched_at,
         ),
     )
     return ProcessResult(
@@ -220,17 +235,5 @@ def _process(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
         rows_written=len(rows),
         rows_rejected=len(rejected),
         rejected=rejected,
+        staging_table=staging,
     )
-
-
-def replace_partition(app: App, game_date: date, rows: list[dict[str, Any]]) -> None:
-    """Atomically replace the date's output rows: stage, then one MERGE (or DELETE if none)."""
-    wh = app.warehouse
-    if not rows:
-        wh.execute(sql.DELETE_PCF_DATE, {"game_date": game_date})
-        return
-    staging = wh.stage_rows(OUTPUT_TABLE, rows, tag=f"{game_date:%Y%m%d}")
-    try:
-        wh.execute(sql.REPLACE_PCF_DATE, {"game_date": game_date}, staging=staging)
-    finally:
-        wh.drop_staging(staging)

@@ -104,6 +104,11 @@ class Warehouse(ABC):
         """Load rows into a staging table shaped like ``like``; return its qualified name."""
 
     @abstractmethod
+    def write_staging_table(self, like: str, name: str, rows: Rows) -> str:
+        """Create or replace staging table ``name`` (shaped like ``like``) holding exactly
+        ``rows``; it expires with the staging dataset (a day). Return its qualified name."""
+
+    @abstractmethod
     def drop_staging(self, qualified: str) -> None:
         """Drop a staging table made by ``stage_rows`` (missing is fine)."""
 

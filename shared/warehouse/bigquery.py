@@ -16,7 +16,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from shared import log
-from shared.config import Settings
+from shared.config import Settings, validate_identifier
 from shared.warehouse.base import (
     Row,
     Rows,
@@ -235,6 +235,22 @@ class BigQueryWarehouse(Warehouse):
             # Nothing was loaded, but the staged table must exist: a MERGE will read it.
             with self._call("create_table", table_id):
                 self.client.create_table(bigquery.Table(table_id, schema=_schema_fields(schema)))
+        return self.qualify(dataset, name)
+
+    def write_staging_table(self, like: str, name: str, rows: Rows) -> str:
+        """Load ``rows`` into staging table ``name`` with WRITE_TRUNCATE (one load job); the
+        staging dataset's default expiration (a day) removes it."""
+        dataset = self.settings.dataset_staging
+        table_id = self._table_id(dataset, validate_identifier(name, "table name"))
+        schema = get_schema(like)
+        if not self._load(table_id, schema, rows, truncate=True):
+            # No load job is sent for zero rows: (re)create the table empty instead.
+            with self._call("delete_table", table_id):
+                self.client.delete_table(table_id, not_found_ok=True)
+            table = bigquery.Table(table_id, schema=_schema_fields(schema))
+            table.expires = datetime.now(UTC) + timedelta(days=1)
+            with self._call("create_table", table_id):
+                self.client.create_table(table)
         return self.qualify(dataset, name)
 
     def drop_staging(self, qualified: str) -> None:

@@ -26,8 +26,8 @@ from shared.app import App, build_app
 from shared.config import Settings
 from shared.entrypoint import Delivery
 from shared.messages import CleanupRequest, ProcessDate, ValidateCoverage
+from shared.rules.planning import staging_table_name
 from shared.sql import cleanup as cleanup_sql
-from shared.sql import coverage as coverage_sql
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
 from shared.tools.local_bus import LocalBus
@@ -35,8 +35,8 @@ from shared.tools.seed.load import inject_stale_upcg, seed
 from shared.usecases import ledger
 from shared.usecases.cleanup_upcoming import backup_table_name, cleanup_upcoming
 from shared.usecases.ledger import LedgerUpdate
-from shared.usecases.process_date import process_date, replace_partition
-from shared.usecases.validate_coverage import validate_coverage
+from shared.usecases.process_date import process_date
+from shared.usecases.validate_coverage import PublishOutcome, publish, validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
 from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
 
@@ -222,13 +222,27 @@ def test_insert_rows_is_a_typed_batch_load(wh_app: App) -> None:
 # -- the partition replace ---------------------------------------------------------------------
 
 
-def test_staged_merge_replaces_one_date_and_nothing_else(wh_app: App) -> None:
+def publish_run(
+    app: App, run_id: str, day: date, rows: list[dict[str, Any]], at: datetime
+) -> PublishOutcome:
+    """What process_date + a passing audit do: ledger `written`, stage, fenced publish."""
+    ledger.record(
+        app.warehouse,
+        LedgerUpdate(run_id=run_id, game_date=day, status="written", dispatched_at=at),
+    )
+    name = staging_table_name(run_id, day)
+    app.warehouse.write_staging_table("player_composite_factors", name, rows)
+    return publish(app, {"game_date": day, "run_id": run_id, "dispatched_at": at}, name)
+
+
+def test_fenced_publish_replaces_one_date_and_refuses_an_older_run(wh_app: App) -> None:
     wh = wh_app.warehouse
     day, other = date(2031, 2, 1), date(2031, 2, 2)
-    replace_partition(
-        wh_app, other, [pcf_row(other, "xavier", "1.00"), pcf_row(other, "yann", "2.00")]
-    )
-    replace_partition(wh_app, day, [pcf_row(day, p, "0.50") for p in ("anna", "bert", "carl")])
+    t0 = datetime(2031, 2, 3, 12, tzinfo=UTC)
+    rows_other = [pcf_row(other, "xavier", "1.00", "r0"), pcf_row(other, "yann", "2.00", "r0")]
+    assert publish_run(wh_app, "r0", other, rows_other, t0).matches
+    first = [pcf_row(day, p, "0.50", "r1") for p in ("anna", "bert", "carl")]
+    assert publish_run(wh_app, "r1", day, first, t0).matches
     before_other = wh.query(PCF_ON, {"d": other})
 
     new = [
@@ -236,14 +250,9 @@ def test_staged_merge_replaces_one_date_and_nothing_else(wh_app: App) -> None:
         pcf_row(day, "bert", "-3.25", "r2"),
         pcf_row(day, "dora", "4.00", "r2"),
     ]
-    staging = wh.stage_rows("player_composite_factors", new, tag="it")
-    try:
-        affected = wh.execute(processing_sql.REPLACE_PCF_DATE, {"game_date": day}, staging=staging)
-    finally:
-        wh.drop_staging(staging)
-    # 2 matched (updated) + 1 inserted + 1 deleted; the staging table is gone.
-    assert affected == 4
-    assert not wh.table_exists("staging", staging.strip("`").rsplit(".", 1)[1])
+    outcome = publish_run(wh_app, "r2", day, new, t0 + timedelta(minutes=1))
+    # 2 matched (updated) + 1 inserted + 1 deleted, in one MERGE; live == staged afterwards.
+    assert (outcome.affected, outcome.matches, outcome.newer_run_id) == (4, True, None)
     after = wh.query(PCF_ON, {"d": day})
     assert [(r["player_lookup"], r["total_composite_adjustment"], r["run_id"]) for r in after] == [
         ("anna", Decimal("0.5"), "r2"),
@@ -252,19 +261,21 @@ def test_staged_merge_replaces_one_date_and_nothing_else(wh_app: App) -> None:
     ]
     assert wh.query(PCF_ON, {"d": other}) == before_other  # another date is untouched
 
-    # Re-running the same replace never duplicates and changes nothing.
-    replace_partition(wh_app, day, new)
+    # The same publish again never duplicates and changes nothing.
+    assert publish_run(wh_app, "r2", day, new, t0 + timedelta(minutes=1)).matches
     assert comparable(wh.query(PCF_ON, {"d": day})) == comparable(after)
-    counts = wh.query(PCF_COUNTS, {"a": day, "b": other})
-    assert [(r["game_date"], r["n_rows"], r["n_players"]) for r in counts] == [
-        (day, 3, 3),
-        (other, 2, 2),
-    ]
 
-    # No rows for a date empties exactly that date.
-    replace_partition(wh_app, day, [])
+    # An older run (dispatched before r2, which owns the live rows) is fenced inside the MERGE.
+    stale = publish_run(wh_app, "r1b", day, [pcf_row(day, "zed", "9.00", "r1b")], t0)
+    assert (stale.affected, stale.matches, stale.newer_run_id) == (0, False, "r2")
+    assert comparable(wh.query(PCF_ON, {"d": day})) == comparable(after)
+
+    # A newer run with no rows empties exactly that date.
+    assert publish_run(wh_app, "r3", day, [], t0 + timedelta(minutes=2)).matches
     assert wh.query(PCF_ON, {"d": day}) == []
     assert wh.query(PCF_ON, {"d": other}) == before_other
+    counts = wh.query(PCF_COUNTS, {"a": day, "b": other})
+    assert [(r["game_date"], r["n_rows"]) for r in counts] == [(other, 2)]
 
 
 def test_staging_an_empty_batch_still_makes_a_table(wh_app: App) -> None:
@@ -285,10 +296,10 @@ def test_the_sql_module_is_collected() -> None:
     names = {s.name for s in STATEMENTS}
     assert {
         "processing.date_plan",
-        "processing.replace_pcf_date",
+        "coverage.publish",
         "ledger.upsert",
         "ledger.queue_many",
-        "coverage.counts",
+        "coverage.audit",
         "cleanup.take_lease",
     } <= names
 
@@ -297,7 +308,7 @@ def test_the_sql_module_is_collected() -> None:
 def test_named_statement_runs_on_bigquery_with_typed_parameters(wh_app: App, sql: Sql) -> None:
     wh = wh_app.warehouse
     params: dict[str, Any] = {name: SAMPLE[kind] for name, kind in sql.types.items()}
-    if sql.name == "ledger.upsert":
+    if sql.name in ("ledger.upsert", "ledger.mark_dead_lettered"):
         params.update(status="queued", attempt_increment=0)
     idents: dict[str, str] = {}
     staged: list[str] = []
@@ -330,7 +341,7 @@ def test_named_statement_runs_on_bigquery_with_typed_parameters(wh_app: App, sql
         if sql.text.lstrip().upper().startswith(("SELECT", "WITH")):
             rows = wh.query(sql, params, **idents)
             assert isinstance(rows, list)
-            if sql.name in ("processing.date_plan", "coverage.counts", "cleanup.table_stats"):
+            if sql.name in ("processing.date_plan", "coverage.audit", "cleanup.table_stats"):
                 assert len(rows) == 1  # one row even on empty tables
         else:
             assert wh.execute(sql, params, **idents) >= 0
@@ -451,7 +462,6 @@ def _process_and_validate(app: App, run_id: str, day: date) -> tuple[Any, Any, i
     result = process_date(
         app, ProcessDate(run_id=run_id, game_date=day, requested_by="it"), NO_DELIVERY
     )
-    trips = app.warehouse.round_trips - before
     handoff = [
         m
         for m in bus.messages("validate_coverage")
@@ -459,6 +469,7 @@ def _process_and_validate(app: App, run_id: str, day: date) -> tuple[Any, Any, i
     ]
     assert len(handoff) == 1
     verdict = validate_coverage(app, handoff[0], NO_DELIVERY)
+    trips = app.warehouse.round_trips - before
     return result, verdict, trips
 
 
@@ -479,9 +490,10 @@ def test_process_date_and_validate_coverage_on_real_dates(season_app: App, duck_
 
     full, full_verdict, full_trips = _process_and_validate(season_app, run_id, FULL_UPCG)
     assert (full.data_source, full.rows_written, full_verdict.status) == ("UPCG", 154, "succeeded")
-    # Set-based I/O: a date costs the same few round trips whatever its size or source
-    # (on BigQuery the staging table's drop is one more than on DuckDB).
-    assert trips == full_trips <= 8
+    # Set-based I/O: a date costs the same round trips whatever its size or source: 5 to
+    # process (ledger, plan, context, stage, ledger) + 4 to validate (audit, fenced publish,
+    # verify, ledger) = 9 ≤ 10, the same as on DuckDB.
+    assert trips == full_trips == 9
 
     row = ledger.latest_by_date(season_app.warehouse, INCIDENT, FULL_UPCG, run_id=run_id)
     assert {d: (r["status"], r["actual_players"], r["attempts"]) for d, r in row.items()} == {
@@ -492,7 +504,7 @@ def test_process_date_and_validate_coverage_on_real_dates(season_app: App, duck_
 
     # The same rows, to the value, as the embedded warehouse computes from the same inputs.
     for day in (INCIDENT, FULL_UPCG):
-        process_date(duck_app, ProcessDate(run_id=run_id, game_date=day), NO_DELIVERY)
+        _process_and_validate(duck_app, run_id, day)
         on_bq = comparable(
             season_app.warehouse.query(PCF_ON, {"d": day}), ("run_id", "processed_at")
         )
@@ -514,14 +526,12 @@ def test_process_date_and_validate_coverage_on_real_dates(season_app: App, duck_
         (processing_sql.DATE_PLAN, {"start_date": date(2023, 2, 1), "end_date": date(2023, 3, 5)}),
         (processing_sql.CONTEXT_FROM_PGS, {"game_date": INCIDENT}),
         (processing_sql.CONTEXT_FROM_UPCG, {"game_date": FULL_UPCG}),
-        (coverage_sql.COUNTS, {"game_date": NEXT}),
     ],
     ids=[
         "date_plan_season_start",
         "date_plan_feb",
         "context_from_pgs",
         "context_from_upcg",
-        "counts",
     ],
 )
 def test_queries_agree_with_the_embedded_warehouse(

@@ -12,6 +12,7 @@ first by a module fixture, so that window passes while the backfill tests run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.api_core.exceptions import NotFound
 from stack_helpers import (
     ExtraFunction,
     PullSink,
@@ -40,6 +42,7 @@ from shared.entrypoint import Delivery
 from shared.messages import BackfillRequest, ProcessDate
 from shared.rules import statuses
 from shared.tools.seed.load import inject_stale_upcg, seed
+from shared.tools.stack import PubSubPlan, SubscriptionInfo, provision_pubsub, push_endpoint
 from shared.topology import load_topology
 from shared.usecases.dispatch_backfill import dispatch_backfill
 from shared.warehouse import Sql
@@ -49,6 +52,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.realdata]
 
 # Fault injection works on dates outside the backfill range, so the range stays comparable.
 TRANSIENT_DATE, DOOMED_DATE = date(2023, 3, 10), date(2023, 3, 11)
+DEAD_LETTER_DATE = date(2023, 2, 8)  # 5 transient failures → the real process_date DLQ
 FINAL = {*statuses.FINAL_OK, *statuses.RETRYABLE}
 NO_DELIVERY = Delivery(message_id=None, attempt=None, publish_time=None, attributes={})
 BACKFILL_TIMEOUT = 240.0
@@ -156,6 +160,8 @@ class Probes:
     doomed_run: str
     doomed_data: bytes
     published_at: float
+    dead_run: str
+    dead_topic: str
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -176,6 +182,35 @@ def probes(stack: Stack, faults: ExtraFunction, alerts: PullSink) -> Iterator[Pr
         pcf_test_key=doomed_run,
         pcf_test_fail_at="processing.date_plan",
     )
+    # The same 5 transient failures on a topic whose subscription dead-letters into the real
+    # process_date DLQ: the stack's record_dead_letter function consumes it.
+    dead_run = f"dead-{token}"
+    dead_topic = f"pcf-test-dl-{token}"
+    delivery = stack.topology.delivery
+    push = SubscriptionInfo(
+        name=f"{dead_topic}-push",
+        topic=dead_topic,
+        push_endpoint=push_endpoint("127.0.0.1", faults.port, stack.project, dead_topic),
+        function="faults",
+        dead_letter_topic=stack.topic("process_date") + delivery.dlq_suffix,
+        max_delivery_attempts=delivery.max_delivery_attempts,
+        minimum_backoff_seconds=delivery.minimum_backoff_seconds,
+        maximum_backoff_seconds=delivery.maximum_backoff_seconds,
+        ack_deadline_seconds=delivery.ack_deadline_seconds,
+    )
+    provision_pubsub(
+        stack.info.pubsub_emulator_host,
+        stack.project,
+        PubSubPlan(topics=(dead_topic,), subscriptions=(push,)),
+    )
+    stack.publish(
+        dead_topic,
+        ProcessDate(run_id=dead_run, game_date=DEAD_LETTER_DATE, requested_by="e2e").to_bytes(),
+        type="ProcessDate",
+        pcf_test_fault="always",
+        pcf_test_key=dead_run,
+        pcf_test_fail_at="processing.date_plan",
+    )
     yield Probes(
         malformed_id=malformed_id,
         malformed_data=malformed,
@@ -185,8 +220,16 @@ def probes(stack: Stack, faults: ExtraFunction, alerts: PullSink) -> Iterator[Pr
         doomed_run=doomed_run,
         doomed_data=doomed,
         published_at=time.time(),
+        dead_run=dead_run,
+        dead_topic=dead_topic,
     )
     process_dlq.close()
+    with contextlib.suppress(NotFound):
+        stack.subscriber.delete_subscription(
+            request={"subscription": stack.subscription_path(push.name)}
+        )
+    with contextlib.suppress(NotFound):
+        stack.publisher.delete_topic(request={"topic": stack.topic_path(dead_topic)})
 
 
 @pytest.fixture(scope="module")
@@ -371,6 +414,41 @@ def test_a_message_that_always_fails_is_dead_lettered_after_5_attempts(
     # Each attempt reached the use case and failed before any write: nothing was checkpointed.
     row = run_ledger(season, probes.doomed_run, DOOMED_DATE, DOOMED_DATE)[DOOMED_DATE]
     assert (row["status"], row["attempts"]) == ("processing", delivery.max_delivery_attempts)
+
+
+def test_five_transient_failures_end_failed_by_the_dlq_consumer_then_rerun_failed(
+    stack: Stack, season: App, probes: Probes, alerts: PullSink, dead_lettered: list[Any]
+) -> None:
+    attempts = stack.topology.delivery.max_delivery_attempts
+
+    def marked() -> dict[str, Any] | None:
+        row = run_ledger(season, probes.dead_run, DEAD_LETTER_DATE, DEAD_LETTER_DATE)
+        found = row.get(DEAD_LETTER_DATE)
+        return found if found and found["status"] == "failed" else None
+
+    row = wait_for(marked, timeout=RETRY_WINDOW_TIMEOUT, what="the DLQ consumer's failed row")
+    assert row["error"] == f"dead-lettered after {attempts} attempts (ProcessDate)"
+    assert row["attempts"] == attempts
+    found = alerts.wait(
+        lambda m: (
+            payload(m).get("kind") == "dead_lettered"
+            and payload(m).get("run_id") == probes.dead_run
+        ),
+        timeout=60,
+        what="the dead_lettered alert",
+    )
+    assert payload(found[0])["details"]["attempts"] == attempts
+
+    # The runbook: --rerun failed over the date sends it again, and it succeeds.
+    run_id = f"e2e-rerun-{uuid.uuid4().hex[:8]}"
+    request = BackfillRequest(
+        dates=[DEAD_LETTER_DATE], rerun="failed", requested_by="e2e", run_id=run_id
+    )
+    stack.publish(stack.topic("backfill_requests"), request.to_bytes())
+    final = wait_until_final(season, run_id, DEAD_LETTER_DATE, DEAD_LETTER_DATE, 1)
+    assert final[DEAD_LETTER_DATE]["status"] == "succeeded"
+    pgs = season.warehouse.query(PGS_PLAYERS, {"d": DEAD_LETTER_DATE})[0]["n"]
+    assert final[DEAD_LETTER_DATE]["actual_players"] == pgs > 0
 
 
 def test_a_malformed_message_is_acknowledged_once_and_logged_at_error(

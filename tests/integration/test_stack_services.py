@@ -34,6 +34,7 @@ from shared.tools.stack import (
     up,
 )
 from shared.tools.stack.process import free_port, is_alive, port_open
+from shared.topology import load_topology
 
 pytestmark = pytest.mark.stack
 
@@ -132,33 +133,49 @@ def test_topics_and_subscriptions_follow_topology(stack: StackInfo, settings: Se
         assert f"projects/{project}/topics/{topic}" in topics
         dlq = topic + delivery["dlq_suffix"]
         assert f"projects/{project}/topics/{dlq}" in topics
-        dlq_subs = [s for s in subs.values() if s.topic == f"projects/{project}/topics/{dlq}"]
-        assert len(dlq_subs) == 1 and not dlq_subs[0].push_config.push_endpoint
-
-    for name, spec in TOPOLOGY["functions"].items():
-        topic = settings.topic(spec["trigger_topic"])
-        port = stack.service(f"fn-{name}").port
-        pushing = [
+        dlq_pulls = [
             s
             for s in subs.values()
-            if s.topic == f"projects/{project}/topics/{topic}" and s.push_config.push_endpoint
+            if s.topic == f"projects/{project}/topics/{dlq}" and not s.push_config.push_endpoint
         ]
-        assert len(pushing) == 1, name
-        sub = pushing[0]
-        assert sub.push_config.push_endpoint == (
-            f"http://127.0.0.1:{port}/projects/{project}/topics/{topic}"
-        )
-        assert sub.ack_deadline_seconds == delivery["ack_deadline_seconds"]
-        assert (
-            sub.retry_policy.minimum_backoff.total_seconds() == delivery["minimum_backoff_seconds"]
-        )
-        assert (
-            sub.retry_policy.maximum_backoff.total_seconds() == delivery["maximum_backoff_seconds"]
-        )
-        assert sub.dead_letter_policy.dead_letter_topic == (
-            f"projects/{project}/topics/{topic}{delivery['dlq_suffix']}"
-        )
-        assert sub.dead_letter_policy.max_delivery_attempts == delivery["max_delivery_attempts"]
+        assert len(dlq_pulls) == 1  # dead letters stay readable
+
+    topology = load_topology()
+    for fn in topology.functions:
+        port = stack.service(f"fn-{fn.name}").port
+        for trigger in fn.triggers:  # a push subscription for every trigger, DLQs included
+            topic = topology.topic_name(settings, trigger)
+            pushing = [
+                s
+                for s in subs.values()
+                if s.topic == f"projects/{project}/topics/{topic}" and s.push_config.push_endpoint
+            ]
+            assert len(pushing) == 1, (fn.name, trigger)
+            sub = pushing[0]
+            assert sub.push_config.push_endpoint == (
+                f"http://127.0.0.1:{port}/projects/{project}/topics/{topic}"
+            )
+            assert sub.ack_deadline_seconds == delivery["ack_deadline_seconds"]
+            assert (
+                sub.retry_policy.minimum_backoff.total_seconds()
+                == delivery["minimum_backoff_seconds"]
+            )
+            assert (
+                sub.retry_policy.maximum_backoff.total_seconds()
+                == delivery["maximum_backoff_seconds"]
+            )
+            if topology.is_dead_letter(trigger):
+                # A dead-letter topic's consumer retries, but has no dead-letter topic itself.
+                assert not sub.dead_letter_policy.dead_letter_topic
+            else:
+                assert sub.dead_letter_policy.dead_letter_topic == (
+                    f"projects/{project}/topics/{topic}{delivery['dlq_suffix']}"
+                )
+                assert (
+                    sub.dead_letter_policy.max_delivery_attempts
+                    == delivery["max_delivery_attempts"]
+                )
+    assert {fn.name for fn in topology.functions if len(fn.triggers) > 1} == {"record_dead_letter"}
 
 
 def _throwaway(stack: StackInfo, **subscription: Any) -> tuple[Any, Any, str, str]:

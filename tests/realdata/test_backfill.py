@@ -121,21 +121,6 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.fixture
-def incident(real_app: App) -> App:
-    """The real season with the incident's stale UPCG (1 of 187, 68 of 175)."""
-    assert inject_stale_upcg(real_app, STALE) == {INCIDENT: (187, 1), NEXT: (175, 68)}
-    return real_app
-
-
-@pytest.fixture
-def incident_url(incident: App) -> str:
-    """The incident warehouse, closed so the CLI can open it (one process-level connection)."""
-    url = f"duckdb:///{incident.warehouse.path}"  # type: ignore[attr-defined]
-    incident.close()
-    return url
-
-
 # -- the incident range through the use cases ---------------------------------------------------
 def test_incident_range_is_processed_and_checkpointed(incident: App, logs: Any) -> None:
     app = incident

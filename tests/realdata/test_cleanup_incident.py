@@ -92,6 +92,11 @@ def test_stale_season_is_refused_then_cleaned_and_processing_still_falls_back(
     )
     assert (result.upcg_players, result.expected_players) == (0, 187)
     assert (result.data_source, result.rows_written) == ("PGS_SYNTHETIC", 187)
+    # Staged only; the audit publishes it (this bus has no subscribers: run it here).
+    from shared.usecases.validate_coverage import validate_coverage
+
+    (handoff,) = app.bus.messages("validate_coverage")  # type: ignore[attr-defined]
+    assert validate_coverage(app, handoff, Delivery("m-4", 1, None, {})).status == "succeeded"
     [row] = app.warehouse.query(
         Sql(
             "t",

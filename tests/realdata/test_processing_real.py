@@ -24,7 +24,10 @@ OUT = Sql(
 
 
 def run(app: App, day: date, run_id: str = "r1", **kw: Any) -> Any:
-    return process_date(app, ProcessDate(run_id=run_id, game_date=day, **kw), DELIVERY)
+    """Process (stage) the date, then let the wired validate_coverage audit and publish it."""
+    result = process_date(app, ProcessDate(run_id=run_id, game_date=day, **kw), DELIVERY)
+    assert app.bus.drain(timeout=120)  # type: ignore[attr-defined]
+    return result
 
 
 def rows(app: App, day: date) -> list[dict[str, Any]]:

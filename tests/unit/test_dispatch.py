@@ -367,3 +367,81 @@ def test_request_beyond_the_limits_is_acked_and_sends_nothing(app: App, logs: An
     assert f"{future} is in the future" in failures[1]["message"]
     assert process_messages(app.bus) == []
     assert all_ledger_rows(app) == []
+    alerts = [m for m in app.bus.messages("alerts") if isinstance(m, Alert)]
+    assert [a.kind for a in alerts] == ["dispatch_failed", "dispatch_failed"]
+    assert "at most 400" in alerts[0].summary
+
+
+# -- dispatch time, stalled dates and rerun=failed ----------------------------------------------
+def test_the_dispatch_time_travels_in_every_message_and_ledger_row(app: App) -> None:
+    seed_mini_season(app)
+    delivery = Delivery("m-9", 1, "2023-02-24T09:00:00.250Z", {})
+    result = dispatch_backfill(
+        app, BackfillRequest(start_date=d("2023-01-15"), end_date=d("2023-01-17")), delivery
+    )
+    assert app.bus.drain(timeout=60)
+    at = datetime(2023, 2, 24, 9, 0, 0, 250000, tzinfo=UTC)
+    assert result.dispatched_at == at
+    assert {m.dispatched_at for m in process_messages(app.bus)} == {at}
+    handoffs = app.bus.messages("validate_coverage")
+    assert {m.dispatched_at for m in handoffs} == {at}  # type: ignore[attr-defined]
+    assert {r["dispatched_at"] for r in all_ledger_rows(app)} == {at}
+
+
+def test_rerun_failed_selects_blocked_failed_and_stalled_dates(app: App) -> None:
+    from shared.rules.planning import reported_statuses
+    from shared.usecases.ledger import LedgerUpdate
+
+    seed_mini_season(app)
+    days = [d("2023-01-15"), d("2023-01-16"), d("2023-01-17"), d("2023-01-18"), d("2023-01-19")]
+    for day, status in zip(
+        days, ["blocked", "failed", "processing", "succeeded", "queued"], strict=True
+    ):
+        ledger.record(
+            app.warehouse,
+            LedgerUpdate(
+                run_id="old",
+                game_date=day,
+                status=status,
+                calculation_version=app.settings.calculation_version,
+            ),
+        )
+    latest = ledger.latest_by_date(app.warehouse, days[0], days[-1])
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    # Within the lease the in-flight dates are still in flight; after it they are stalled.
+    assert reported_statuses(latest, datetime.now(UTC), 30)[days[2]] == "processing"
+    assert reported_statuses(latest, later, 30) == {
+        days[0]: "blocked",
+        days[1]: "failed",
+        days[2]: "stalled",
+        days[3]: "succeeded",
+        days[4]: "stalled",
+    }
+    req = BackfillRequest(start_date=days[0], end_date=days[-1], rerun="failed", dry_run=True)
+    now_plan = dispatch_backfill(app, req, NO_DELIVERY)
+    assert now_plan.sent == days[:2]
+    late = App(settings=app.settings, warehouse=app.warehouse, bus=app.bus, clock=lambda: later)
+    late_plan = dispatch_backfill(late, req, NO_DELIVERY)
+    assert late_plan.sent == [days[0], days[1], days[2], days[4]]
+    skipped = {line.game_date: line.reason for line in late_plan.lines}
+    assert "succeeded" in skipped[days[3]]
+
+
+def test_a_superseded_row_never_becomes_the_dates_state(app: App) -> None:
+    from shared.usecases.ledger import LedgerUpdate
+
+    day = d("2023-01-16")
+    t0 = datetime(2023, 2, 1, tzinfo=UTC)
+    ledger.record(
+        app.warehouse,
+        LedgerUpdate(run_id="new", game_date=day, status="succeeded", dispatched_at=t0),
+    )
+    # The older run's late message is recorded afterwards (newer updated_at).
+    ledger.record(
+        app.warehouse,
+        LedgerUpdate(
+            run_id="old", game_date=day, status="superseded", dispatched_at=t0 - timedelta(1)
+        ),
+    )
+    latest = ledger.latest_by_date(app.warehouse, day, day)[day]
+    assert (latest["run_id"], latest["status"]) == ("new", "succeeded")

@@ -32,7 +32,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
-def post(function: str, data: bytes, topic: str = "t") -> Any:
+def post(
+    function: str, data: bytes, topic: str = "t", attributes: dict[str, str] | None = None
+) -> Any:
     client = create_app(
         target="handle", source=f"functions/{function}/main.py", signature_type="cloudevent"
     ).test_client()
@@ -41,6 +43,7 @@ def post(function: str, data: bytes, topic: str = "t") -> Any:
             "data": base64.b64encode(data).decode(),
             "messageId": "m-7",
             "publishTime": "2023-02-24T09:00:00Z",
+            "attributes": attributes or {},
         },
         "subscription": f"projects/p/subscriptions/{topic}",
     }
@@ -110,12 +113,37 @@ def test_process_date_function_processes_a_date(env: Path) -> None:
     )
     response = post("process_date", b'{"run_id": "r1", "game_date": "2023-01-10"}')
     assert response.status_code == 200
-    rows = app.warehouse.query(
-        Sql(
-            "t",
-            "SELECT player_lookup, data_source FROM "
-            "{player_composite_factors} WHERE game_date = @d",
-        ),
-        {"d": "2023-01-10"},
+    live = Sql(
+        "t",
+        "SELECT player_lookup, data_source FROM {player_composite_factors} WHERE game_date = @d",
     )
-    assert rows == [{"player_lookup": "p1", "data_source": "PGS_SYNTHETIC"}]
+    # Written to the run's staging table only; live after validate_coverage audited it.
+    assert app.warehouse.query(live, {"d": "2023-01-10"}) == []
+    (handoff,) = app.bus.messages("validate_coverage")  # type: ignore[attr-defined]
+    response = post("validate_coverage", handoff.to_bytes())
+    assert response.status_code == 200
+    assert app.warehouse.query(live, {"d": "2023-01-10"}) == [
+        {"player_lookup": "p1", "data_source": "PGS_SYNTHETIC"}
+    ]
+
+
+def test_record_dead_letter_function_marks_the_date_failed(env: Path) -> None:
+    from shared.usecases import ledger
+
+    app = default_app()
+    day = "2023-02-08"
+    # What Pub/Sub forwards: the original ProcessDate and its attributes, plus the count.
+    response = post(
+        "record_dead_letter",
+        b'{"run_id": "r-dl", "game_date": "2023-02-08", "dispatched_at": "2023-02-24T08:00:00Z"}',
+        topic="pcf-process-date-dlq",
+        attributes={"type": "ProcessDate", "CloudPubSubDeadLetterSourceDeliveryCount": "5"},
+    )
+    assert response.status_code == 200
+    from datetime import date
+
+    row = ledger.latest_by_date(app.warehouse, date(2023, 2, 8), date(2023, 2, 8))[date(2023, 2, 8)]
+    assert (row["run_id"], row["status"]) == ("r-dl", "failed")
+    assert row["error"] == "dead-lettered after 5 attempts (ProcessDate)"
+    (alert,) = app.bus.messages("alerts")  # type: ignore[attr-defined]
+    assert alert.kind == "dead_lettered" and str(alert.game_date) == day

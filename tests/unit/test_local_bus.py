@@ -96,6 +96,32 @@ def test_dead_letter_after_five_attempts(bus: LocalBus, logs: Any) -> None:
     assert record["message_id"] == dead.message_id
 
 
+def test_a_dead_letter_is_forwarded_to_the_dlq_topic_like_pubsub(bus: LocalBus) -> None:
+    dlq: list[dict[str, Any]] = []
+
+    def always_fails(body: dict[str, Any]) -> None:
+        raise ValueError("never works")
+
+    def dlq_consumer(body: dict[str, Any]) -> None:
+        dlq.append(body)
+        raise RuntimeError("the DLQ consumer fails too")  # a DLQ has no DLQ of its own
+
+    bus.subscribe("process_date", always_fails)
+    bus.subscribe("process_date-dlq", dlq_consumer)
+    bus.publish("process_date", _msg(), {"run_id": "r-test"})
+    assert bus.drain(timeout=10)
+
+    # Same payload and attributes, plus Pub/Sub's dead-letter attributes; retried like any
+    # subscription, then dropped (logged) instead of forwarded again.
+    assert len(dlq) == 5
+    assert _payload(dlq[0]) == json.loads(_msg().to_bytes())
+    attributes = dlq[0]["message"]["attributes"]
+    assert attributes["type"] == "ProcessDate" and attributes["run_id"] == "r-test"
+    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
+    assert [p.topic_key for p in bus.published] == ["process_date", "process_date-dlq"]
+    assert [d.topic_key for d in bus.dead_letters()] == ["process_date", "process_date-dlq"]
+
+
 def test_max_delivery_attempts_is_honoured() -> None:
     b = LocalBus(workers=1, max_delivery_attempts=2, min_backoff_s=0.001)
     calls: list[int] = []

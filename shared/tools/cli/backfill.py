@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.messages import BackfillRequest, new_run_id
+from shared.rules.statuses import FAILING
 from shared.tools.cli.common import (
     UsageError,
     add_warehouse_arg,
@@ -31,7 +32,6 @@ SUMMARY_COLUMNS = [
     "source",
     "status",
 ]
-FAILING = ("blocked", "failed")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["missing", "failed", "all"],
         default="missing",
         help="missing: skip checkpointed dates (default); failed: only blocked/"
-        "failed dates; all: every date",
+        "failed/stalled dates; all: every date",
     )
     p.add_argument(
         "--source",
@@ -274,15 +274,18 @@ def _status_range(args: argparse.Namespace) -> tuple[date, date]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the latest ledger row per date."""
+    from shared.rules.planning import reported_statuses
     from shared.usecases import ledger
 
     start, end = _status_range(args)
     app = open_app(args)
     try:
         latest = ledger.latest_by_date(app.warehouse, start, end, run_id=args.run_id)
+        # In flight for longer than the lease → reported `stalled` (never stored).
+        reported = reported_statuses(latest, app.clock(), app.settings.stall_lease_minutes)
     finally:
         app.close()
-    rows = list(latest.values())
+    rows = [{**row, "status": reported[d]} for d, row in latest.items()]
     if args.json:
         print_json(rows)
         return 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.errors import PermanentError
 from shared.messages import ProcessDate, new_run_id
+from shared.rules.statuses import FAILING
 from shared.tools.cli.common import (
     UsageError,
     add_warehouse_arg,
@@ -204,7 +205,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         print_table([out], list(out))
-    return 1 if result.rows_rejected or status in ("blocked", "failed") else 0
+    return 1 if result.rows_rejected or status in FAILING else 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

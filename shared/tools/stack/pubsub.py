@@ -35,9 +35,10 @@ class PubSubPlan:
     subscriptions: tuple[SubscriptionInfo, ...]
 
 
-def push_subscription_name(function: str) -> str:
-    """Name of the push subscription that feeds ``function``."""
-    return f"{function}-push"
+def push_subscription_name(function: str, topic: str | None = None) -> str:
+    """Name of the push subscription that feeds ``function`` (from ``topic`` when it has more
+    than one trigger)."""
+    return f"{function}-push" if topic is None else f"{function}--{topic}-push"
 
 
 def pull_subscription_name(topic: str) -> str:
@@ -58,10 +59,12 @@ def plan_pubsub(
     project: str | None = None,
     host: str = "127.0.0.1",
 ) -> PubSubPlan:
-    """Topics (+ ``-dlq``), a push subscription per served function and pull subscriptions.
+    """Topics (+ ``-dlq``), a push subscription per trigger of each served function, and pull
+    subscriptions.
 
     Functions absent from ``function_ports`` get no push subscription; a topic nobody is
-    pushed from (e.g. alerts) gets a pull subscription so its messages can be read.
+    pushed from (e.g. alerts) gets a pull subscription so its messages can be read. A
+    subscription on a dead-letter topic gets the retry policy but no dead-letter policy.
     """
     project = project or settings.project
     delivery = topology.delivery
@@ -74,24 +77,26 @@ def plan_pubsub(
     for fn in topology.functions:
         if fn.name not in function_ports:
             continue
-        topic = settings.topic(fn.trigger_topic)
-        pushed.add(topic)
-        subs.append(
-            SubscriptionInfo(
-                name=push_subscription_name(fn.name),
-                topic=topic,
-                push_endpoint=push_endpoint(host, function_ports[fn.name], project, topic),
-                function=fn.name,
-                dead_letter_topic=topic + delivery.dlq_suffix,
-                max_delivery_attempts=delivery.max_delivery_attempts,
-                minimum_backoff_seconds=delivery.minimum_backoff_seconds,
-                maximum_backoff_seconds=delivery.maximum_backoff_seconds,
-                ack_deadline_seconds=delivery.ack_deadline_seconds,
+        for trigger in fn.triggers:
+            topic = topology.topic_name(settings, trigger)
+            is_dlq = topology.is_dead_letter(trigger)
+            pushed.add(topic)
+            subs.append(
+                SubscriptionInfo(
+                    name=push_subscription_name(fn.name, topic if len(fn.triggers) > 1 else None),
+                    topic=topic,
+                    push_endpoint=push_endpoint(host, function_ports[fn.name], project, topic),
+                    function=fn.name,
+                    dead_letter_topic=None if is_dlq else topic + delivery.dlq_suffix,
+                    max_delivery_attempts=None if is_dlq else delivery.max_delivery_attempts,
+                    minimum_backoff_seconds=delivery.minimum_backoff_seconds,
+                    maximum_backoff_seconds=delivery.maximum_backoff_seconds,
+                    ack_deadline_seconds=delivery.ack_deadline_seconds,
+                )
             )
-        )
     for key in topology.topic_keys:
         topic = settings.topic(key)
-        if topic not in pushed and not any(fn.trigger_topic == key for fn in topology.functions):
+        if topic not in pushed and not any(key in fn.triggers for fn in topology.functions):
             subs.append(SubscriptionInfo(name=pull_subscription_name(topic), topic=topic))
     for key in topology.topic_keys:
         dlq = settings.topic(key) + delivery.dlq_suffix

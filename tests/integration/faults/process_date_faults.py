@@ -10,8 +10,8 @@ unchanged. A message is marked with the attribute ``pcf_test_fault``:
   named by ``PCF_TEST_FAULT_DIR`` (atomic create), so it holds across threads.
 * ``always`` — that statement fails on every delivery: the message must be dead-lettered.
 
-The failing statement is named by ``pcf_test_fail_at`` (default: the partition MERGE,
-``processing.replace_pcf_date``; ``processing.date_plan`` fails whatever the data holds).
+The failing statement is named by ``pcf_test_fail_at`` (default: the write of the staging
+table, ``write_staging_table``; ``processing.date_plan`` fails whatever the data holds).
 
 The failure is injected at our own port (``tests.fakes.DelegatingWarehouse`` around the real
 adapter, handed to the real use case), not by patching any library. Every delivery of a marked
@@ -32,7 +32,6 @@ import functions_framework
 from shared.app import App
 from shared.entrypoint import Delivery, run
 from shared.messages import ProcessDate
-from shared.sql.processing import REPLACE_PCF_DATE
 from shared.usecases.process_date import ProcessResult, process_date
 from shared.warehouse import Sql, TransientWarehouseError, Warehouse
 from tests.fakes import DelegatingWarehouse
@@ -52,8 +51,8 @@ class FailingWarehouse(DelegatingWarehouse):
 
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         """Raise before the chosen statement reaches the warehouse."""
-        if sql is not None and sql.name == self.fail_at:
-            raise TransientWarehouseError(f"injected 503 on {sql.name} ({self.key})")
+        if operation == self.fail_at or (sql is not None and sql.name == self.fail_at):
+            raise TransientWarehouseError(f"injected 503 on {self.fail_at} ({self.key})")
 
 
 def _fault_dir() -> Path:
@@ -79,7 +78,7 @@ def faulty_process_date(app: App, msg: ProcessDate, delivery: Delivery) -> Proce
     with (folder / f"{key}.deliveries").open("a", encoding="utf-8") as out:
         out.write(f"{time.time():.3f}\n")
     if fault == "always" or (fault == "transient_once" and _first_delivery(folder, key)):
-        fail_at = delivery.attributes.get(FAIL_AT_ATTRIBUTE, REPLACE_PCF_DATE.name)
+        fail_at = delivery.attributes.get(FAIL_AT_ATTRIBUTE, "write_staging_table")
         app = dataclasses.replace(app, warehouse=FailingWarehouse(app.warehouse, fail_at, key))
     return process_date(app, msg, delivery)
 
