@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-# A date's life (docs/RULES.md, "Ledger statuses"; SPEC §4.3).
+# A date's life (RULES §4.3, "Ledger statuses").
 IN_FLIGHT = ("queued", "processing", "written")
 CHECKPOINTED = ("succeeded", "warned", "forced")
 SUPERSEDED = "superseded"  # a stale run's message: acked, nothing published

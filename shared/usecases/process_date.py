@@ -179,7 +179,7 @@ def _process(
             rejected=rejected[:20],
         )
     # WRITE only: the rows go to this run's own staging table; the live partition is
-    # untouched until validate_coverage has audited them (SPEC §4).
+    # untouched until validate_coverage has audited them (RULES §4).
     staging = staging_table_name(msg.run_id, msg.game_date)
     wh.write_staging_table(OUTPUT_TABLE, staging, rows)
     log.event(

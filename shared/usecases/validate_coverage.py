@@ -1,6 +1,6 @@
 """Use case ``validate_coverage``: AUDIT this run's staged rows, then PUBLISH (fenced) or block.
 
-Nothing reaches the live partition before its audit passed (SPEC §4): ``process_date`` staged
+Nothing reaches the live partition before its audit passed (RULES §4): ``process_date`` staged
 the rows; here they are counted against the players expected, and only a passing verdict
 (succeeded / warned / forced) replaces D's live partition, in one statement that also checks
 that no newer run owns D. A stale run is acknowledged as ``superseded`` and changes nothing.

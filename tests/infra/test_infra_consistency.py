@@ -123,7 +123,11 @@ def test_generic_over_topology_triggers(topology: dict[str, Any]) -> None:
         True,
     )
     assert subs["process_date/process_date"] == ("pcf-process-date-to-process-date", False)
-    assert len(subs) == len(topology["functions"]) + 2
+    assert len(subs) == sum(
+        len(cfg.get("trigger_topics") or [cfg.get("trigger_topic")])
+        for cfg in extended["functions"].values()
+    )
+    assert len(subs) == 6  # four single-trigger functions + two dead-letter topics
     assert all(len(name) <= 255 and name[0].isalpha() for name, _ in subs.values())
 
 

@@ -239,7 +239,10 @@ def test_malformed_message_is_acked_with_an_error_log(
     servers: dict[str, Server], fn: str, topology: dict[str, Any]
 ) -> None:
     server = servers[fn]
-    topic = topology["topics"][topology["functions"][fn]["trigger_topic"]]
+    cfg = topology["functions"][fn]
+    trigger = (cfg.get("trigger_topics") or [cfg.get("trigger_topic")])[0]
+    suffix = topology["delivery"]["dlq_suffix"]
+    topic = topology["topics"][trigger.removesuffix(suffix)] + suffix * trigger.endswith(suffix)
     request = urllib.request.Request(
         f"http://127.0.0.1:{server.port}/",
         data=_malformed_event(fn, topic),

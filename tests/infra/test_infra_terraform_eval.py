@@ -57,7 +57,11 @@ def test_locals_evaluate_generically_over_topology_triggers(
     }
     out = _evaluate(tmp_path, extended, VARS)
     subs = out["trigger_subscriptions"]
-    assert len(subs) == len(topology["functions"]) + 2
+    assert len(subs) == sum(
+        len(cfg.get("trigger_topics") or [cfg.get("trigger_topic")])
+        for cfg in extended["functions"].values()
+    )
+    assert len(subs) == 6  # four single-trigger functions + two dead-letter topics
     dlq_sub = subs["record_dead_letter/process_date-dlq"]
     assert dlq_sub == {
         "function": "record_dead_letter",

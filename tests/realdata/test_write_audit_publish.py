@@ -1,5 +1,5 @@
 """Write → audit → publish on the real 2022-23 season: a blocked, stale, dead-lettered or
-crashed run never touches the live table (SPEC §4, §4.3; issue "Write → audit → publish")."""
+crashed run never touches the live table (RULES §4, §4.3; issue "Write → audit → publish")."""
 
 from __future__ import annotations
 

@@ -228,7 +228,7 @@ def test_zero_expected_without_final_games_succeeds(app: App) -> None:
 
 
 def test_zero_expected_with_final_games_blocks_as_no_expected_players(app: App) -> None:
-    # SPEC §4: 0 expected with 10 final games → blocked (upstream not ready), never a pass.
+    # RULES §4: 0 expected with 10 final games → blocked (upstream not ready), never a pass.
     publish_live(app, _players("player", 5), LIVE_RUN, T0 - timedelta(days=1))
     before = live(app)
     seed_counts(app, actual=1, pgs=0, upcg=1, final_games=10)
