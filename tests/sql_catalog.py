@@ -24,6 +24,7 @@ SAMPLE = {
 STAGED_LIKE = {
     "processing.replace_pcf_date": "player_composite_factors",
     "ledger.queue_many": "backfill_ledger",
+    "explain.missing_staged": "player_composite_factors",
 }
 
 
