@@ -386,7 +386,7 @@ def test_cli_blocks_forces_and_reruns_failed(
 
     code, out, _ = cli(capsys, *pinned, "--json", "--requested-by", "carol", "--warehouse", url)
     assert code == 1
-    report = json.loads(out)
+    report = json.loads(out)["data"]
     assert [(r["game_date"], r["status"]) for r in report["dates"]] == [
         (INCIDENT.isoformat(), "blocked"),
         (NEXT.isoformat(), "blocked"),
@@ -446,7 +446,7 @@ def test_cli_blocks_forces_and_reruns_failed(
         capsys, "backfill", *whole_range, "--rerun", "failed", "--json", "--warehouse", url
     )
     assert code == 0
-    statuses = {r["game_date"]: r["status"] for r in json.loads(out)["dates"]}
+    statuses = {r["game_date"]: r["status"] for r in json.loads(out)["data"]["dates"]}
     assert {d for d, s in statuses.items() if s == "succeeded"} == {
         INCIDENT.isoformat(),
         NEXT.isoformat(),

@@ -73,7 +73,7 @@ def test_dry_run_json(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["cleanup", "--dry-run", "--today", "2026-01-13", "--tables", UTCG, "--json"]
     code, out, _ = pcf([*args, "--warehouse", f"duckdb:///{db}"], capsys)
     assert code == 0
-    doc = json.loads(out)
+    doc = json.loads(out)["data"]
     assert (doc["dry_run"], doc["ok"], doc["cutoff_date"], doc["error"]) == (
         True,
         True,
