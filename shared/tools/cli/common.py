@@ -116,21 +116,24 @@ def duckdb_path(url: str) -> Path | None:
     return Path(path.removeprefix("/")) if not path.startswith("//") else Path(path[1:])
 
 
-def open_app(args: argparse.Namespace, *, read_only: bool = False, **kwargs: Any) -> App:
+def open_app(
+    args: argparse.Namespace, *, read_only: bool = False, must_exist: bool = False, **kwargs: Any
+) -> App:
     """Build the App for a command (warehouse and bus from settings/flags).
 
     ``read_only`` commands never create anything: a DuckDB file that does not exist, or one
-    without the ledger, is a one-line error telling how to create it.
+    without the ledger, is a one-line error telling how to create it (``must_exist``: only the
+    file must exist).
     """
     settings = settings_from(args)
     path = duckdb_path(settings.warehouse)
-    if read_only and path is not None and not path.is_file():
+    if (read_only or must_exist) and path is not None and not path.is_file():
         raise CommandError(
             f"no warehouse at {path} (from {settings.warehouse})",
             "create it with `pcf init` and load data with `pcf seed --real` (or point "
             "--warehouse / PCF_WAREHOUSE at an existing one)",
         )
-    if path is not None and not path.parent.is_dir() and not read_only:
+    if path is not None and not path.parent.is_dir() and not (read_only or must_exist):
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         app = build_app(settings, **kwargs)

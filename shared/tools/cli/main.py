@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -47,6 +48,10 @@ class PcfParser(argparse.ArgumentParser):
 def _add_globals(parser: argparse.ArgumentParser, top: bool) -> None:
     default: Any = None if top else argparse.SUPPRESS
     known = {s for a in parser._actions for s in a.option_strings}
+    if not top:  # a subcommand's own copy must not reset what was given before it
+        for action in parser._actions:
+            if {"--json", "--log-level", "--log-format"} & set(action.option_strings):
+                action.default = argparse.SUPPRESS
     if "--log-level" not in known:
         parser.add_argument(
             "--log-level",
@@ -214,10 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             error = exc
             code, message, hint = _explain(exc)
-            if code == 1 and not isinstance(exc, (CommandError, PermanentError)):
-                log.event("DEBUG", f"{prog} failed", error=repr(exc))
-                if args.log_level == "DEBUG":
-                    log.exception(f"{prog} failed: {message}")
+            if code == 1 and logging.getLogger("pcf").isEnabledFor(logging.DEBUG):
+                log.exception(f"{prog} failed: {message}")
+            if code == 2 and hint is None:
+                hint = f"see `{prog} --help`"
             _report(prog, code, message, hint)
         if getattr(args, "json", False):
             write_json(
