@@ -162,6 +162,7 @@ def test_json_envelope_is_the_same_for_every_command(
         ["explain", "2023-02-23", "--warehouse", wh],
         ["backfill", "--dates", "2023-02-23", "--dry-run", "--warehouse", wh],
         ["sql", "SELEC 1", "--warehouse", wh],
+        ["backfill", "--workers", "0", "--warehouse", wh],
         ["status", "--run-id", "x", "--warehouse", f"duckdb:///{tmp_path / 'none.duckdb'}"],
     ):
         code, text = run([*args, "--json"], capsys)
@@ -175,6 +176,7 @@ def test_json_envelope_is_the_same_for_every_command(
     assert docs[("status", "--start-date")]["data"] == {"dates": []}
     assert docs[("explain", "2023-02-23")]["data"]["runs"] == []
     assert docs[("sql", "SELEC 1")]["error"]["message"].startswith("SQL error")
+    assert docs[("backfill", "--workers")]["error"]["message"].endswith("must be 1 or more")
     missing = docs[("status", "--run-id")]
     assert missing["exit_code"] == 1 and "pcf init" in missing["error"]["hint"]
 

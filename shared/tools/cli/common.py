@@ -186,7 +186,9 @@ def print_json(data: Any) -> None:
     OUTPUT.data, OUTPUT.written = data, True
 
 
-def envelope(command: str, code: int, data: Any, error: Exception | None) -> dict[str, Any]:
+def envelope(
+    command: str, code: int, data: Any, error: tuple[str, str | None] | None
+) -> dict[str, Any]:
     """The one ``--json`` shape of every command."""
     from shared.tools.cli.version import VERSION
 
@@ -196,9 +198,7 @@ def envelope(command: str, code: int, data: Any, error: Exception | None) -> dic
         "ok": code == 0,
         "exit_code": code,
         "data": data,
-        "error": None
-        if error is None
-        else {"message": _first_line(error), "hint": getattr(error, "hint", None)},
+        "error": None if error is None else {"message": error[0], "hint": error[1]},
     }
 
 

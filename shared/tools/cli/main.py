@@ -33,6 +33,7 @@ from shared.tools.cli.version import VERSION
 Command = Callable[[argparse.Namespace], int]
 GLOBAL_HINT = "see `pcf --help`"
 _warned_env = False
+_json_requested = False
 
 
 class PcfParser(argparse.ArgumentParser):
@@ -40,8 +41,12 @@ class PcfParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print ``pcf …: error: message`` and where to look; exit 2."""
+        hint = f"see `{self.prog} --help`"
         print(f"{self.prog}: error: {message}", file=sys.stderr)
-        print(f"{self.prog}: hint: see `{self.prog} --help`", file=sys.stderr)
+        print(f"{self.prog}: hint: {hint}", file=sys.stderr)
+        if _json_requested:
+            command = self.prog.removeprefix("pcf").strip() or None
+            write_json(envelope(command or "", 2, None, (message, hint)))
         raise SystemExit(2)
 
 
@@ -190,8 +195,9 @@ def _broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pcf``; return the exit code (0 ok, 1 blocked/failed/error, 2 usage, 130 Ctrl-C)."""
-    global _warned_env
+    global _warned_env, _json_requested
     argv = list(sys.argv[1:] if argv is None else argv)
+    _json_requested = "--json" in argv
     reset_output()
     if not _warned_env:
         _warned_env = True
@@ -202,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args)
     command: Command = args.func
     prog = f"pcf {args.command}"
-    error: BaseException | None = None
+    error: tuple[str, str | None] | None = None
     try:
         try:
             if getattr(args, "json", False):
@@ -217,22 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             return _broken_pipe()
         except Exception as exc:
-            error = exc
             code, message, hint = _explain(exc)
             if code == 1 and logging.getLogger("pcf").isEnabledFor(logging.DEBUG):
                 log.exception(f"{prog} failed: {message}")
             if code == 2 and hint is None:
                 hint = f"see `{prog} --help`"
             _report(prog, code, message, hint)
+            error = (message, hint)
         if getattr(args, "json", False):
-            write_json(
-                envelope(
-                    args.command,
-                    code,
-                    OUTPUT.data,
-                    error if isinstance(error, Exception) else None,
-                )
-            )
+            write_json(envelope(args.command, code, OUTPUT.data, error))
         sys.stdout.flush()
         return code
     except BrokenPipeError:
