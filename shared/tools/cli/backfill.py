@@ -276,7 +276,6 @@ def _wait_with_progress(app: Any, bus: LocalBus, result: Any, poll_s: float = 0.
         SpinnerColumn,
         TextColumn,
         TimeElapsedColumn,
-        TimeRemainingColumn,
     )
 
     from shared.tools.cli.common import console
@@ -288,8 +287,8 @@ def _wait_with_progress(app: Any, bus: LocalBus, result: Any, poll_s: float = 0.
         MofNCompleteColumn(),
         TextColumn("dates"),
         TextColumn("{task.fields[rate]}"),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("elapsed"),
         TimeElapsedColumn(),
         console=console(stderr=True),
         transient=False,
@@ -297,15 +296,27 @@ def _wait_with_progress(app: Any, bus: LocalBus, result: Any, poll_s: float = 0.
     ) as progress:
         start = time.monotonic()
         first = total - len(result.sent)
-        task = progress.add_task("backfill", total=total, completed=first, rate="")
+        task = progress.add_task(
+            "backfill", total=total, completed=first, rate="0.0 dates/s", eta="-:--:--"
+        )
         while True:
             finished = bus.drain(timeout=poll_s)
             done = _final_count(app, result)
             elapsed = time.monotonic() - start
             rate = (done - first) / elapsed if elapsed > 0 else 0.0
-            progress.update(task, completed=done, rate=f"{rate:.1f} dates/s")
+            progress.update(
+                task, completed=done, rate=f"{rate:.1f} dates/s", eta=_eta(total - done, rate)
+            )
             if finished:
                 break
+
+
+def _eta(remaining: int, rate: float) -> str:
+    """``H:MM:SS`` left at ``rate`` dates/s (``-:--:--`` before the first date is done)."""
+    if rate <= 0:
+        return "-:--:--"
+    seconds = int(remaining / rate + 0.5)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _interrupted(args: argparse.Namespace, req: BackfillRequest, result: Any, dropped: int) -> None:
