@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.tools.demo")
     parser.add_argument("--warehouse", default="duckdb:///.pcf/demo.duckdb")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--report", default=".pcf/demo-report.html", help="where the page goes")
     args = parser.parse_args(argv)
     if args.warehouse.startswith("duckdb:///") and not args.warehouse.startswith("duckdb:////"):
         Path(args.warehouse.removeprefix("duckdb:///")).unlink(missing_ok=True)
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--end-date",
                 RANGE[1],
                 "--out",
-                ".pcf/demo-report.html",
+                args.report,
                 *wh,
             ],
             0,
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     url = absolute_url(args.warehouse)
     print(
-        "\nDone. Open .pcf/demo-report.html in a browser.\n"
+        f"\nDone. Open {args.report} in a browser.\n"
         "The demo used its own warehouse, not the CLI default (.pcf/warehouse.duckdb). To point "
         "every pcf command at it, from any folder:\n"
         f"  export PCF_WAREHOUSE={url}\n"
