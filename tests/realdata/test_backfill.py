@@ -475,7 +475,7 @@ def test_cli_usage_errors_exit_2_and_write_nothing(
         ),
         (["--dates", f"{INCIDENT},{future}"], f"{future} is in the future (today is "),
         (["--start-date", "2021-01-01", "--end-date", "2022-02-05"], "at most 400 per request"),
-        (["--start-date", str(NEXT), "--end-date", str(INCIDENT)], "is before start_date"),
+        (["--start-date", str(NEXT), "--end-date", str(INCIDENT)], "is before --start-date"),
         (["--start-date", "2023-02-30", "--end-date", str(END)], "is not a date"),
         (["--start-date", str(START)], "give --start-date and --end-date"),
     ]
