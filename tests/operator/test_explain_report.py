@@ -28,8 +28,7 @@ INCIDENT, NEXT = "2023-02-23", "2023-02-24"
 RANGE = ("2023-02-10", "2023-03-08")  # wider than the demo's backfill: dates never run too
 PGS = Sql(
     "test.pgs_players",
-    "SELECT COUNT(DISTINCT player_lookup) AS n FROM {player_game_summary} "
-    "WHERE game_date = @d",
+    "SELECT COUNT(DISTINCT player_lookup) AS n FROM {player_game_summary} WHERE game_date = @d",
     {"d": "DATE"},
 )
 REASON = "demo: accepting partial UPCG knowingly"

@@ -283,8 +283,8 @@ def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
 
     env = os.environ if environ is None else environ
     known = {f"PCF_{name.upper()}" for name in Settings.model_fields}
-    # Variables of the local tools and tests, not settings.
-    known |= {"PCF_TEST_FAULT_DIR"}
+    # Variables of infra/deploy.sh and of the test fault injection, not settings.
+    known |= {"PCF_PROJECT_NUMBER", "PCF_TEST_FAULT_DIR"}
     lines = []
     for name in sorted(k for k in env if k.upper().startswith("PCF_") and k.upper() not in known):
         close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
