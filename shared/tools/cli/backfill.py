@@ -261,7 +261,7 @@ def _wait_with_progress(app: Any, bus: LocalBus, result: Any, poll_s: float = 0.
     total = len(result.lines)
     if not result.sent:
         return
-    if not is_tty(sys.stderr):
+    if not is_tty(sys.stderr) or not _has_rich():
         last_decile = -1
         while not bus.drain(timeout=poll_s * 4):
             done = _final_count(app, result)
@@ -309,6 +309,14 @@ def _wait_with_progress(app: Any, bus: LocalBus, result: Any, poll_s: float = 0.
             )
             if finished:
                 break
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _eta(remaining: int, rate: float) -> str:

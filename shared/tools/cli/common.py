@@ -243,12 +243,18 @@ def human(value: Any) -> str:
 
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[str] | None = None) -> None:
     """Print rows as a table on stdout that fits the terminal (no wrapping when piped)."""
-    from rich import box
-    from rich.table import Table
-
     cols = list(columns) if columns is not None else (list(rows[0].keys()) if rows else [])
     if not rows:
         print("(no rows)")
+        return
+    try:
+        from rich import box
+        from rich.table import Table
+    except ImportError:  # without the local extra: plain aligned columns
+        cells = [[human(r.get(c)) for c in cols] for r in rows]
+        widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+        for line in [cols, ["-" * w for w in widths], *cells]:
+            print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
         return
     out = console()
     tty = is_tty(sys.stdout)

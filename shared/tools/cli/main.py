@@ -131,9 +131,12 @@ def _registrars() -> list[Registrar]:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    from shared.tools.cli.logtext import TextFormatter
-
-    log.register_text_formatter(TextFormatter)
+    try:
+        from shared.tools.cli.logtext import TextFormatter
+    except ImportError:  # rich is a local extra: without it every format is JSON
+        pass
+    else:
+        log.register_text_formatter(TextFormatter)
     try:
         settings = Settings()
         level, fmt = settings.log_level, settings.log_format
