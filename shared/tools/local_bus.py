@@ -158,6 +158,8 @@ class LocalBus(Publisher):
                             error=item.errors[-1],
                         )
                         return
+                    if self._stopped:  # Ctrl-C: no more redeliveries (the date stays unfinished)
+                        return
                     delay = min(self.max_backoff_s, self.min_backoff_s * 2 ** (item.attempts - 1))
                     time.sleep(delay)
         finally:
@@ -190,7 +192,7 @@ class LocalBus(Publisher):
     def close(self) -> None:
         """Wait for deliveries and stop the workers (after ``stop()``: at most about a second)."""
         if self._stopped:
-            self.drain(timeout=0.3)
+            self.drain(timeout=0.2)
             self._pool.shutdown(wait=False, cancel_futures=True)
             return
         self.drain()

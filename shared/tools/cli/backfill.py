@@ -197,7 +197,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             _wait_with_progress(app, bus, result)
         except KeyboardInterrupt:
             dropped = bus.stop()
-            bus.drain(timeout=1.0)
+            bus.drain(timeout=0.8)
             _interrupted(args, req, result, dropped)
             return 130
         elapsed = time.monotonic() - started
