@@ -271,3 +271,19 @@ def test_report_renders_in_headless_chromium(report: tuple[Path, Any], tmp_path:
     done = browse(page, tmp_path, f"--screenshot={shot}")
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_piped_backfill_ends_with_a_summary_line(
+    demo_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "copy.duckdb"  # the other tests read the demo's history as it was
+    shutil.copy(demo_url.removeprefix("duckdb:///"), copy)
+    # Over the All-Star break: 2 game dates to process, 6 off-days skipped at planning.
+    code, out, _ = cli(
+        capsys, "backfill", "--start-date", "2023-02-16", "--end-date", "2023-02-23",
+        "--rerun", "all", "--warehouse", f"duckdb:///{copy}",
+    )  # fmt: skip
+    assert code == 0
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"done: 8/8 dates final in \d+\.\ds \(\d+\.\d dates/s processed\)", last)
+    assert "totals: skipped_no_games 6, succeeded 2" in out

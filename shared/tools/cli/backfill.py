@@ -233,10 +233,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         for r in summary:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         print("totals: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        final = sum(
+            1
+            for r in summary
+            if r["status"] in FINAL_STATUSES or str(r["status"]).startswith("skipped")
+        )
         rate = len(result.sent) / elapsed if elapsed > 0 else 0.0
         print(
-            f"done: {len(summary)}/{len(summary)} dates final in {elapsed:.1f}s "
-            f"({rate:.1f} dates/s)"
+            f"done: {final}/{len(summary)} dates final in {elapsed:.1f}s "
+            f"({rate:.1f} dates/s processed)"
         )
     return 1 if failing or dead else 0
 
