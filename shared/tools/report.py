@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.rules.statuses import CHECKPOINTED
 from shared.sql import explain as sql
-from shared.tools.cli.explain import next_steps, run_view
+from shared.tools.cli.explain import derived_reason, next_steps, run_view
 
 STATUS_COLORS = {
     "succeeded": "#2e7d32",
@@ -92,7 +92,11 @@ def collect(app: Any, start: date, end: date) -> ReportData:
     window = {"start_date": start, "end_date": end}
     history: dict[date, list[dict[str, Any]]] = {}
     for row in wh.query(sql.HISTORY, window):
-        history.setdefault(row["game_date"], []).append(run_view(row))
+        run = run_view(row)
+        run["why"] = run["source_reason"] or (
+            f"{derived} (derived)" if (derived := derived_reason(run, app.settings)) else None
+        )
+        history.setdefault(row["game_date"], []).append(run)
     games = {r["game_date"]: int(r["games"]) for r in wh.query(sql.GAMES_BY_DATE, window)}
     players = {r["game_date"]: r for r in wh.query(sql.PLAYERS_BY_DATE, window)}
     days = []
@@ -302,7 +306,7 @@ RUN_COLUMNS = (
     ("run_id", "run"),
     ("status", "status"),
     ("data_source", "source"),
-    ("source_reason", "why this source"),
+    ("why", "why this source"),
     ("expected_players", "expected"),
     ("upcg_players", "upcg"),
     ("actual_players", "actual"),

@@ -74,6 +74,33 @@ def run_view(row: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+def derived_reason(row: Mapping[str, Any], settings: Settings) -> str | None:
+    """Why the row's source was chosen, re-derived from its counts by the source rule.
+
+    For ledger rows written before ``source_reason`` was recorded: when the rule (auto) would
+    have picked another source than the row used, the source was pinned.
+    """
+    from shared.rules.source import Mode, decide_source
+
+    source, upcg, expected = (
+        row.get("data_source"),
+        row.get("upcg_players"),
+        row.get("expected_players"),
+    )
+    if source is None or upcg is None or expected is None:
+        return None
+    mode: Mode = "daily" if row.get("mode") == "daily" else "backfill"
+    auto = decide_source(
+        upcg_players=int(upcg),
+        expected_players=int(expected),
+        mode=mode,
+        threshold=settings.fallback_threshold,
+    )
+    if auto.source != source:
+        return f"pinned to {source}: {auto.message}"
+    return f"{auto.reason}: {auto.message}"
+
+
 def next_steps(
     day: date,
     runs: Sequence[Mapping[str, Any]],
@@ -134,6 +161,10 @@ def explain_date(app: Any, day: date) -> dict[str, Any]:
     wh = app.warehouse
     window = {"start_date": day, "end_date": day}
     runs = [run_view(r) for r in wh.query(sql.HISTORY, window)]
+    for run in runs:
+        run["source_reason_derived"] = (
+            None if run["source_reason"] else derived_reason(run, app.settings)
+        )
     games = sum(int(r["games"]) for r in wh.query(sql.GAMES_BY_DATE, window))
     players = wh.query(sql.PLAYERS_BY_DATE, window)
     expected = int(players[0]["expected_players"]) if players else 0
@@ -211,7 +242,12 @@ def print_explain(doc: Mapping[str, Any]) -> None:
                     "run_id": r["run_id"],
                     "status": r["status"],
                     "source": r.get("data_source"),
-                    "why this source": r.get("source_reason") or "(not recorded)",
+                    "why this source": r.get("source_reason")
+                    or (
+                        f"{r['source_reason_derived']} (derived)"
+                        if r.get("source_reason_derived")
+                        else "(not recorded)"
+                    ),
                     "expected": r.get("expected_players"),
                     "upcg": r.get("upcg_players"),
                     "actual": r.get("actual_players"),
