@@ -42,6 +42,7 @@ LEDGER = Sql(
 )
 BAR = re.compile(r"(\d+)/(\d+) dates\s+(\d+\.\d) dates/s\s+ETA\s+(\d+:\d\d:\d\d|-:--:--)")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d INFO    \d{4}-\d\d-\d\d ")
 
 
 class Terminal:
@@ -133,7 +134,7 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     start, end = season["a"].isoformat(), season["b"].isoformat()
     run_id = "pty-run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PCF_") or k == "PCF_DATA_DIR"}
-    env.update({"TERM": "xterm-256color", "PCF_LOG_LEVEL": "WARNING"})
+    env.update({"TERM": "xterm-256color", "PCF_LOG_LEVEL": "INFO"})
     argv = [sys.executable, "-m", "shared.tools.cli", "backfill", "--start-date", start,
             "--end-date", end, "--run-id", run_id, "--warehouse", url]  # fmt: skip
     term = Terminal(argv, env)
@@ -158,6 +159,11 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     print(ANSI.sub("", term.text)[-1500:])  # what the operator saw last (pytest -s)
 
     out = ANSI.sub("", term.text)
+    # Readable log lines (not JSON) above the bar, one per event, within the 200 columns.
+    logs = [line.split("\r")[-1] for line in out.splitlines() if LOG_LINE.search(line)]
+    assert any("data source check: UPCG has" in line for line in logs), out[-3000:]
+    assert all(len(line) <= 200 for line in logs)
+    assert '{"severity"' not in out
     assert "interrupted: run pty-run stopped" in out
     [resume] = re.findall(r"resume the unfinished dates:\s+(pcf backfill .*--rerun missing)", out)
     assert "--rerun failed" in out and f"pcf status --run-id {run_id}" in out
