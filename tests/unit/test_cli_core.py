@@ -361,3 +361,39 @@ def test_functions_always_log_json(monkeypatch: pytest.MonkeyPatch) -> None:
     log.ensure_configured("INFO")  # what shared/entrypoint.py does in a Cloud Function
     [handler] = [h for h in logger.handlers if getattr(h, "_pcf", False)]
     assert isinstance(handler.formatter, log.JsonFormatter)
+
+
+def test_resume_hint_keeps_what_the_run_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    from datetime import date
+
+    from shared.messages import BackfillRequest
+    from shared.tools.cli.backfill import _interrupted
+
+    req = BackfillRequest(
+        start_date=date(2023, 2, 15),
+        end_date=date(2023, 3, 5),
+        force=True,
+        force_reason="INC-42 accepted",
+        rerun="all",
+        source="upcg",
+        requested_by="dave",
+        run_id="r1",
+    )
+    args = argparse.Namespace(warehouse="duckdb:///w.duckdb")
+    _interrupted(args, req, None, 11, [date(2023, 3, 4), date(2023, 3, 5)])
+    err = capsys.readouterr().err.splitlines()
+    base = (
+        "pcf backfill --start-date 2023-02-15 --end-date 2023-03-05 --warehouse "
+        "duckdb:///w.duckdb --source upcg --force --reason 'INC-42 accepted'"
+    )
+    assert err[1] == "pcf backfill: interrupted: run r1 stopped; 11 dates not started stay " + (
+        "`queued` (nothing half-written is checkpointed)"
+    )
+    assert err[2] == f"  resume the unfinished dates:  {base} --rerun missing"
+    assert err[3] == f"  retry blocked/failed dates:   {base} --rerun failed"
+    assert err[4] == "  see where it stopped:         pcf status --run-id r1"
+    assert err[5].endswith(
+        "pcf backfill --dates 2023-03-04,2023-03-05 --warehouse duckdb:///w.duckdb --source upcg "
+        "--force --reason 'INC-42 accepted' --rerun all"
+    )

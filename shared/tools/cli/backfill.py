@@ -198,7 +198,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             dropped = bus.stop()
             bus.drain(timeout=0.8)
-            _interrupted(args, req, result, dropped)
+            _interrupted(args, req, result, dropped, _unfinished(app, result))
             return 130
         elapsed = time.monotonic() - started
         summary = summarize(app, result)
@@ -332,8 +332,33 @@ def _eta(remaining: int, rate: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def _interrupted(args: argparse.Namespace, req: BackfillRequest, result: Any, dropped: int) -> None:
+def _unfinished(app: Any, result: Any) -> list[date]:
+    """Dates the run sent that have no final ledger row yet (best effort after Ctrl-C)."""
+    if result is None or not result.sent:
+        return []
+    from shared.sql import ledger as ledger_sql
+
+    try:
+        rows = app.warehouse.query(
+            ledger_sql.RUN_ROWS,
+            {"start_date": min(result.sent), "end_date": max(result.sent), "run_id": result.run_id},
+        )
+    except Exception:  # the hint must print even if the warehouse is busy
+        return []
+    final = {r["game_date"] for r in rows if r["status"] in FINAL_STATUSES}
+    return [d for d in result.sent if d not in final]
+
+
+def _interrupted(
+    args: argparse.Namespace,
+    req: BackfillRequest,
+    result: Any,
+    dropped: int,
+    unfinished: list[date],
+) -> None:
     """Tell what Ctrl-C left behind and the commands that resume it."""
+    import shlex
+
     where = (
         ["--dates", ",".join(d.isoformat() for d in req.dates)]
         if req.dates
@@ -342,7 +367,9 @@ def _interrupted(args: argparse.Namespace, req: BackfillRequest, result: Any, dr
     extra = ["--warehouse", args.warehouse] if getattr(args, "warehouse", None) else []
     if req.source != "auto":
         extra += ["--source", req.source]
-    base = " ".join(["pcf", "backfill", *where, *extra])
+    if req.force:
+        extra += ["--force", "--reason", req.force_reason or ""]
+    base = shlex.join(["pcf", "backfill", *where, *extra])
     run = result.run_id if result is not None else req.run_id
     print(
         f"\npcf backfill: interrupted: run {run} stopped; {dropped} dates not started stay "
@@ -352,6 +379,11 @@ def _interrupted(args: argparse.Namespace, req: BackfillRequest, result: Any, dr
     print(f"  resume the unfinished dates:  {base} --rerun missing", file=sys.stderr)
     print(f"  retry blocked/failed dates:   {base} --rerun failed", file=sys.stderr)
     print(f"  see where it stopped:         pcf status --run-id {run}", file=sys.stderr)
+    if req.rerun == "all" and unfinished and len(unfinished) <= 31:
+        # --rerun missing would skip dates an older run checkpointed: name the dates instead.
+        dates = ",".join(d.isoformat() for d in unfinished)
+        rest = shlex.join(["pcf", "backfill", "--dates", dates, *extra, "--rerun", "all"])
+        print(f"  redo exactly what this --rerun all run did not finish:  {rest}", file=sys.stderr)
 
 
 def summarize(app: Any, result: Any) -> list[dict[str, Any]]:
