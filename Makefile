@@ -40,8 +40,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP)  ## full-season benchmarks on the embedded default (prints figures)
+bench: $(STAMP)  ## full-season benchmarks on the embedded default + a staged function's footprint
 	$(PY) -m tests.bench.season
+	$(PY) -m tests.bench.footprint
 
 clean:
 	rm -rf .pcf build

@@ -5,7 +5,7 @@
 #   build/<function>/infra/topology.json      read by shared.app at run time
 #   build/<function>/infra/schemas/*.json     read by shared.warehouse.schemas at run time
 #   build/<function>/requirements.txt         the repo's runtime requirements
-#   build/<function>/.gcloudignore            keeps caches out of `gcloud functions deploy`
+#   build/<function>/.gcloudignore            keeps caches out of the uploaded source archive
 # shared/ resolves infra/ relative to its own location (parent of shared/), so the folder
 # layout mirrors the repo's. Usage: infra/build.sh [function ...]   (default: every function
 # in infra/topology.json). BUILD_DIR overrides the output folder (default: <repo>/build).

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from shared.clock import et_today
+from shared.rules.cleanup import today_problem
 from shared.rules.statuses import DataSource
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -134,15 +136,30 @@ class ValidateCoverage(_ForceAudit):
 
 
 class CleanupRequest(Message):
-    """TTL cleanup of the upcoming_* tables; the scheduler sends ``{"trigger": "scheduled"}``."""
+    """TTL cleanup of the upcoming_* tables (the scheduler sends ``{"trigger": "scheduled"}``),
+    or ``{"action": "restore", "cleanup_id": …}``: put a cleanup's backed-up rows back."""
 
     trigger: Literal["scheduled", "manual"] = "manual"
+    action: Literal["cleanup", "restore"] = "cleanup"
+    cleanup_id: str | None = Field(default=None, pattern=r"^c\d{8}T\d{6}Z_[0-9a-f]{6}$")
     dry_run: bool = False
     ttl_days: int | None = Field(default=None, ge=1, le=365)
     today: IsoDate | None = None
     tables: list[str] | None = None
     allow_large_delete: bool = False
     requested_by: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CleanupRequest:
+        if self.action == "restore" and self.cleanup_id is None:
+            raise ValueError("a restore needs cleanup_id (see `pcf cleanup list`)")
+        if self.action == "cleanup" and self.cleanup_id is not None:
+            raise ValueError('cleanup_id is only for {"action": "restore"}')
+        if self.today is not None:
+            problem = today_problem(self.today, et_today(datetime.now(UTC)))
+            if problem:
+                raise ValueError(problem)
+        return self
 
 
 # Every alert kind the code can publish; each maps to an alert policy (infra/terraform).

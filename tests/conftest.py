@@ -1,4 +1,5 @@
-"""Shared fixtures: embedded apps (in-memory and seeded real season) and log capture."""
+"""Shared fixtures: embedded apps (in-memory and seeded real season), log capture and the one
+pcf-logger reset every test gets."""
 
 from __future__ import annotations
 
@@ -97,6 +98,18 @@ class JsonLogs:
             for r in self.records
             if (severity is None or r["severity"] == severity) and contains in r["message"]
         ]
+
+
+@pytest.fixture(autouse=True)
+def reset_pcf_logger() -> Iterator[None]:
+    """Put the ``pcf`` logger back as it was: ``pcf`` (main) and the entry point install a stderr
+    JSON handler and set a level, which must not outlive the test that caused it."""
+    logger = logging.getLogger("pcf")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture

@@ -1,5 +1,11 @@
 # Datasets keyed like the schema files' "dataset" field; tables from infra/schemas/*.json
 # (schema, partitioning, clustering and deletion_protection all come from the file).
+#
+# Only what this product owns is created: the tables with "owner": "pcf" (output, ledger, cleanup
+# log) and the datasets not listed in var.upstream_datasets (precompute output, orchestration,
+# backup, staging). Upstream datasets and tables are inputs, read through data sources so a plan
+# fails early, with the missing name, when one does not exist. create_upstream_tables = true
+# (sandbox projects only) creates them from the same schema files instead.
 
 locals {
   day_ms = 24 * 60 * 60 * 1000
@@ -19,11 +25,17 @@ locals {
     backup        = "PCF cleanup backups of stale upcoming_* rows (expire automatically)."
     staging       = "PCF per-date staging tables used for atomic MERGE swaps (expire after a day)."
   }
+
+  # Dataset id per key, whether created here or referenced (IAM below works on either).
+  dataset_ids = merge(
+    { for key, ds in data.google_bigquery_dataset.upstream : key => ds.dataset_id },
+    { for key, ds in google_bigquery_dataset.dataset : key => ds.dataset_id },
+  )
 }
 
 resource "google_bigquery_dataset" "dataset" {
   #checkov:skip=CKV_GCP_81:Google-managed encryption is sufficient for this data (public NBA box scores and derived factors); CMEK is not a requirement of this product.
-  for_each = local.datasets
+  for_each = local.created_datasets
 
   dataset_id                  = each.value
   location                    = var.bigquery_location
@@ -35,12 +47,20 @@ resource "google_bigquery_dataset" "dataset" {
   depends_on = [google_project_service.api]
 }
 
+# Upstream datasets: must exist (the plan fails with their name otherwise).
+data "google_bigquery_dataset" "upstream" {
+  for_each = local.referenced_datasets
+
+  project    = var.project
+  dataset_id = each.value
+}
+
 resource "google_bigquery_table" "table" {
   #checkov:skip=CKV_GCP_80:Google-managed encryption is sufficient for this data (public NBA box scores and derived factors); CMEK is not a requirement of this product.
-  #checkov:skip=CKV_GCP_121:deletion_protection is set per table by its schema file: true for the output, ledger and cleanup log, false for upstream-owned inputs that may be recreated.
-  for_each = local.tables
+  #checkov:skip=CKV_GCP_121:deletion_protection is set per table by its schema file: true for every table this product owns (output, ledger, cleanup log); false only for upstream tables a sandbox creates (create_upstream_tables).
+  for_each = local.created_tables
 
-  dataset_id          = google_bigquery_dataset.dataset[each.value.dataset].dataset_id
+  dataset_id          = local.dataset_ids[each.value.dataset]
   table_id            = each.value.table
   description         = each.value.description
   schema              = jsonencode(each.value.schema)
@@ -52,4 +72,20 @@ resource "google_bigquery_table" "table" {
     type  = each.value.time_partitioning.type
     field = each.value.time_partitioning.field
   }
+
+  depends_on = [google_bigquery_dataset.dataset]
+}
+
+# Upstream tables in upstream datasets: inputs this product reads (and cleanup_upcoming trims);
+# never created, changed or destroyed by Terraform. The plan fails early when one is missing.
+# (Upstream tables in a dataset created here — the zone analyses in precompute — are loaded by
+# their pipeline later; the functions report them missing until then.)
+data "google_bigquery_table" "upstream" {
+  for_each = var.create_upstream_tables ? {} : {
+    for key, t in local.upstream_tables : key => t if contains(keys(local.referenced_datasets), t.dataset)
+  }
+
+  project    = var.project
+  dataset_id = local.dataset_ids[each.value.dataset]
+  table_id   = each.value.table
 }

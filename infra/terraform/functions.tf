@@ -1,6 +1,13 @@
-# The four Pub/Sub-triggered gen2 functions, one per topology.functions entry. Source: the
-# staged folder build/<function>/ (main.py + shared/ + requirements.txt, made by infra/build.sh),
-# zipped and uploaded under its content hash so a code change redeploys the function.
+# One gen2 function per topology.functions entry. Source: the staged folder build/<function>/
+# (main.py + the import closure of shared/ + infra json + requirements.txt, made by
+# infra/build.sh), zipped and uploaded by Terraform under its content hash, so a code change
+# redeploys the function and nothing else ever uploads or deploys one.
+#
+# No event_trigger: each function is invoked by the push subscriptions pubsub.tf declares (one
+# per trigger, with the retry and dead-letter policy of topology.delivery and an OIDC token of
+# the function's invoker service account). functions-framework turns the push body into the same
+# google.cloud.pubsub.topic.v1.messagePublished CloudEvent an Eventarc trigger delivers
+# (tests/infra/test_infra_push_envelope.py).
 
 resource "google_storage_bucket" "source" {
   #checkov:skip=CKV_GCP_62:Access logs of a bucket holding only build artifacts (function zips) add cost without audit value; Cloud Audit Logs still record admin access.
@@ -76,25 +83,15 @@ resource "google_cloudfunctions2_function" "function" {
     max_instance_request_concurrency = 1 # one message per instance: the DML bound above holds
     available_memory                 = each.value.memory
     timeout_seconds                  = each.value.timeout_seconds
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY" # Pub/Sub push from this project is internal traffic
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.runtime[each.key].email
     environment_variables            = local.function_env
   }
 
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = google_pubsub_topic.topic[each.value.trigger_topic].id
-    retry_policy          = "RETRY_POLICY_RETRY" # transient failures raise and are redelivered (ARCHITECTURE §Contracts)
-    service_account_email = google_service_account.trigger[each.key].email
-  }
-
+  # The build SA's roles must have propagated before Cloud Build runs as it.
   depends_on = [
     google_project_service.api,
-    google_project_iam_member.build_log_writer,
-    google_project_iam_member.build_artifact_writer,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_service_account_iam_member.pubsub_agent_token_creator,
+    time_sleep.iam_propagation,
   ]
 }

@@ -1,5 +1,5 @@
-# Everything that names a topic, function, dataset or table is read from the repo's single
-# definitions (infra/topology.json, infra/schemas/*.json) — never retyped here.
+# Everything that names a topic, function, dataset, table or alert is read from the repo's single
+# definitions (infra/topology.json, infra/schemas/*.json, infra/alerts.json) — never retyped here.
 locals {
   infra_dir = abspath("${path.module}/..")
   repo_root = abspath("${path.module}/../..")
@@ -14,14 +14,48 @@ locals {
   # <topic>-dlq for every topic (key => DLQ topic name).
   dlq_topics = { for key, name in local.topics : key => "${name}${local.delivery.dlq_suffix}" }
 
-  # One table per schema file, keyed by the file's stem (== table name).
+  # ---- triggers: one push subscription per (function, trigger) of the topology ----------------
+  # A trigger is a topic key ("process_date") or a dead-letter topic ("process_date-dlq", the key
+  # plus delivery.dlq_suffix); a function has "trigger_topic" or a "trigger_topics" list.
+  function_triggers = {
+    for fn, cfg in local.functions : fn => try(tolist(cfg.trigger_topics), [cfg.trigger_topic])
+  }
+  trigger_subscriptions = merge([
+    for fn, triggers in local.function_triggers : {
+      for trigger in triggers : "${fn}/${trigger}" => {
+        function  = fn
+        trigger   = trigger
+        dlq       = endswith(trigger, local.delivery.dlq_suffix)
+        topic_key = trimsuffix(trigger, local.delivery.dlq_suffix)
+        # Subscription name: <topic name>-to-<function-with-dashes>, e.g. pcf-process-date-to-process-date.
+        name = "${endswith(trigger, local.delivery.dlq_suffix) ? local.dlq_topics[trimsuffix(trigger, local.delivery.dlq_suffix)] : local.topics[trigger]}-to-${replace(fn, "_", "-")}"
+      }
+    }
+  ]...)
+
+  # ---- tables: only the product's own by default ---------------------------------------------
+  # One table per schema file, keyed by the file's stem (== table name). "owner": "pcf" tables are
+  # created and owned here; "upstream" tables are inputs produced by other pipelines: Terraform
+  # only reads them (data sources, so a plan fails early when one is missing) unless
+  # create_upstream_tables = true (a sandbox project with no upstream pipeline).
   schema_files = fileset("${local.infra_dir}/schemas", "*.json")
   tables = {
     for f in local.schema_files :
     trimsuffix(f, ".json") => jsondecode(file("${local.infra_dir}/schemas/${f}"))
   }
+  owned_tables    = { for k, t in local.tables : k => t if t.owner == "pcf" }
+  upstream_tables = { for k, t in local.tables : k => t if t.owner != "pcf" }
+  created_tables  = var.create_upstream_tables ? local.tables : local.owned_tables
 
   datasets = var.datasets # dataset key => dataset name (Settings.dataset_<key>)
+  # Datasets created here: all but the upstream ones (unless the sandbox creates everything).
+  created_datasets = {
+    for key, name in local.datasets : key => name
+    if var.create_upstream_tables || !contains(var.upstream_datasets, key)
+  }
+  referenced_datasets = {
+    for key, name in local.datasets : key => name if !contains(keys(local.created_datasets), key)
+  }
 
   # BigQuery allows at most 2 concurrent mutating DML statements per table (20 queued), and
   # every process_date instance MERGEs into player_composite_factors: its ceiling is a variable.
@@ -30,21 +64,33 @@ locals {
     fn => fn == "process_date" ? var.process_date_max_instances : cfg.max_instances
   }
 
-  # Service account ids: 6-30 chars of [a-z0-9-]; one runtime and one trigger identity per function.
+  # Service account ids: 6-30 chars of [a-z0-9-]; one runtime and one invoker identity per function.
   runtime_account_ids = { for fn in keys(local.functions) : fn => "pcf-${replace(fn, "_", "-")}" }
-  trigger_account_ids = { for fn in keys(local.functions) : fn => "pcf-${replace(fn, "_", "-")}-trg" }
+  invoker_account_ids = { for fn in keys(local.functions) : fn => "pcf-${replace(fn, "_", "-")}-inv" }
 
-  # Least-privilege grants flattened to "<function>/<target>" => {function, target}.
-  dataset_writers = merge([
+  # ---- least-privilege BigQuery grants, all derived from the topology -----------------------
+  # writes_tables (schema-file tables the function writes) → dataEditor on each of those tables;
+  # writes_datasets with none of those tables (staging, backup: tables created at run time)
+  # → dataEditor on the dataset; reads_datasets → dataViewer on the dataset unless it already
+  # has dataEditor there. A function without writes_tables gets dataEditor on writes_datasets.
+  table_datasets = {
+    for fn, cfg in local.functions : fn => distinct([for t in try(cfg.writes_tables, []) : local.tables[t].dataset])
+  }
+  editor_datasets = {
+    for fn, cfg in local.functions : fn => [for ds in cfg.writes_datasets : ds if !contains(local.table_datasets[fn], ds)]
+  }
+  table_writers = merge([
     for fn, cfg in local.functions : {
-      for ds in cfg.writes_datasets : "${fn}/${ds}" => { function = fn, dataset = ds }
+      for t in try(cfg.writes_tables, []) : "${fn}/${t}" => { function = fn, table = t, dataset = local.tables[t].dataset }
     }
   ]...)
-  # dataEditor already includes read access, so a dataset a function writes gets no viewer grant.
+  dataset_writers = merge([
+    for fn, dss in local.editor_datasets : { for ds in dss : "${fn}/${ds}" => { function = fn, dataset = ds } }
+  ]...)
   dataset_readers = merge([
     for fn, cfg in local.functions : {
       for ds in cfg.reads_datasets : "${fn}/${ds}" => { function = fn, dataset = ds }
-      if !contains(cfg.writes_datasets, ds)
+      if !contains(local.editor_datasets[fn], ds)
     }
   ]...)
   topic_publishers = merge([
@@ -77,11 +123,17 @@ locals {
       PCF_CLEANUP_MAX_FRACTION   = tostring(var.cleanup_max_fraction)
       PCF_CLEANUP_MAX_ROWS       = tostring(var.cleanup_max_rows)
       PCF_BACKUP_EXPIRATION_DAYS = tostring(var.backup_expiration_days)
+      PCF_STALL_LEASE_MINUTES    = tostring(var.stall_lease_minutes)
+      PCF_CLEANUP_LEASE_MINUTES  = tostring(var.cleanup_lease_minutes)
       PCF_LOG_LEVEL              = var.log_level
+      PCF_LOG_FORMAT             = "json" # Cloud Logging parses JSON lines into jsonPayload (alerts match it)
     },
     { for key, name in local.datasets : "PCF_DATASET_${upper(key)}" => name },
     { for key, name in local.topics : "PCF_TOPIC_${upper(key)}" => name },
   )
 
-  labels = merge({ app = "pcf" }, var.labels)
+  # Alert kinds (shared/messages.py ALERT_KINDS) and what each means: one policy per kind.
+  alert_kinds = jsondecode(file("${local.infra_dir}/alerts.json")).kinds
+
+  labels = merge({ app = "pcf" }, var.labels, { env = var.environment })
 }

@@ -24,9 +24,19 @@ output "functions" {
     for key, fn in google_cloudfunctions2_function.function : key => {
       name    = fn.name
       service = fn.service_config[0].service
-      trigger = fn.event_trigger[0].trigger
+      uri     = fn.service_config[0].uri
     }
   }
+}
+
+output "trigger_subscriptions" {
+  description = "Push subscription per function trigger (<function>/<trigger> => subscription name)."
+  value       = { for key, sub in google_pubsub_subscription.trigger : key => sub.name }
+}
+
+output "notification_channels" {
+  description = "Every notification channel the alert policies notify."
+  value       = local.notification_channels
 }
 
 output "runtime_service_accounts" {
@@ -34,9 +44,9 @@ output "runtime_service_accounts" {
   value       = { for key, sa in google_service_account.runtime : key => sa.email }
 }
 
-output "trigger_service_accounts" {
-  description = "Eventarc trigger service account email per function (may invoke only that function)."
-  value       = { for key, sa in google_service_account.trigger : key => sa.email }
+output "invoker_service_accounts" {
+  description = "Push-subscription (OIDC) service account email per function (may invoke only that function)."
+  value       = { for key, sa in google_service_account.invoker : key => sa.email }
 }
 
 output "build_service_account" {
@@ -45,12 +55,12 @@ output "build_service_account" {
 }
 
 output "datasets" {
-  description = "BigQuery dataset id per dataset key."
-  value       = { for key, ds in google_bigquery_dataset.dataset : key => ds.dataset_id }
+  description = "BigQuery dataset id per dataset key (created here or referenced upstream)."
+  value       = local.dataset_ids
 }
 
 output "tables" {
-  description = "Fully-qualified table id per schema file."
+  description = "Fully-qualified id of every table Terraform created (the product's own; all of them in a sandbox)."
   value       = { for key, t in google_bigquery_table.table : key => "${var.project}.${t.dataset_id}.${t.table_id}" }
 }
 

@@ -1,5 +1,6 @@
 # The daily TTL cleanup: the single schedule definition is topology.schedule (name, cron,
-# time zone, target topic, body, retries); infra/deploy.sh creates/updates the same job from it.
+# time zone, target topic, body, retries). Terraform is the job's only owner (`pcf schedule`
+# only shows or runs it).
 #
 # topology.schedule.attempt_deadline_seconds is deliberately not set here: Cloud Scheduler
 # ignores attempt_deadline for Pub/Sub targets (it applies to HTTP / App Engine targets only)

@@ -1,5 +1,15 @@
 # Defaults mirror shared/config.py Settings (tests/infra asserts they stay equal).
 
+variable "environment" {
+  type        = string
+  description = "Environment name (dev, prod, ...): labels every resource; pick the matching environments/<env>.* files."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,20}$", var.environment))
+    error_message = "environment must be a short lowercase name such as dev or prod."
+  }
+}
+
 variable "project" {
   type        = string
   description = "Google Cloud project id to deploy into (PCF_PROJECT)."
@@ -37,7 +47,7 @@ variable "datasets" {
   validation {
     condition = (
       length(setsubtract(["reference", "analytics", "precompute", "orchestration", "backup", "staging"], keys(var.datasets))) == 0
-      && alltrue([for name in values(var.datasets) : can(regex("^[A-Za-z0-9_]{1,1024}$", name))])
+      && alltrue([for name in values(var.datasets) : can(regex("^[A-Za-z0-9_]+$", name)) && length(name) <= 1024])
     )
     error_message = "datasets needs the keys reference, analytics, precompute, orchestration, backup and staging, with valid BigQuery dataset names."
   }
@@ -102,8 +112,25 @@ variable "ttl_days" {
 
 variable "cleanup_tables" {
   type        = list(string)
-  description = "Allow-list of tables cleanup_upcoming may clean (PCF_CLEANUP_TABLES, passed as a JSON list)."
+  description = "Allow-list of tables cleanup_upcoming may clean (PCF_CLEANUP_TABLES, passed as a JSON list); it gets dataEditor on exactly these tables."
   default     = ["upcoming_player_game_context", "upcoming_team_game_context"]
+
+  validation {
+    condition     = length(var.cleanup_tables) > 0 && alltrue([for t in var.cleanup_tables : startswith(t, "upcoming_")])
+    error_message = "cleanup_tables must list upcoming_* tables only (the cleanup may delete rows from them)."
+  }
+}
+
+variable "stall_lease_minutes" {
+  type        = number
+  description = "Minutes after which an in-flight ledger row counts as stalled (PCF_STALL_LEASE_MINUTES)."
+  default     = 30
+}
+
+variable "cleanup_lease_minutes" {
+  type        = number
+  description = "Minutes a started cleanup holds its lease before another run may take over (PCF_CLEANUP_LEASE_MINUTES)."
+  default     = 30
 }
 
 variable "cleanup_max_fraction" {
@@ -181,12 +208,6 @@ variable "staging_table_expiration_days" {
   default     = 1
 }
 
-variable "notification_channels" {
-  type        = list(string)
-  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) alerted on blocked/failed dates and dead letters."
-  default     = []
-}
-
 variable "enable_apis" {
   type        = bool
   description = "Enable the Google APIs this deployment needs (never disabled on destroy)."
@@ -197,4 +218,77 @@ variable "labels" {
   type        = map(string)
   description = "Extra labels put on every labelable resource (app = pcf is always set)."
   default     = {}
+}
+
+# ---- who is alerted -------------------------------------------------------------------------
+
+variable "notification_channels" {
+  type = object({
+    emails         = optional(list(string), [])
+    slack_channels = optional(list(string), [])
+    existing       = optional(list(string), [])
+  })
+  description = "Where alerts go (at least one): e-mail addresses and/or Slack channels (\"#pcf-alerts\"; needs slack_auth_token) for which channels are created, and/or ids of existing channels (projects/<p>/notificationChannels/<id>)."
+
+  validation {
+    condition = (
+      length(var.notification_channels.emails) + length(var.notification_channels.slack_channels) + length(var.notification_channels.existing) > 0
+    )
+    error_message = "notification_channels needs at least one e-mail, Slack channel or existing channel id: an alert nobody receives is not an alert."
+  }
+  validation {
+    condition     = alltrue([for e in var.notification_channels.emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "notification_channels.emails must be e-mail addresses."
+  }
+  validation {
+    condition     = alltrue([for c in var.notification_channels.slack_channels : can(regex("^#[a-z0-9_-]{1,80}$", c))])
+    error_message = "notification_channels.slack_channels must be Slack channel names such as \"#pcf-alerts\"."
+  }
+  validation {
+    condition     = alltrue([for id in var.notification_channels.existing : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", id))])
+    error_message = "notification_channels.existing must be ids like projects/<project>/notificationChannels/<number>."
+  }
+}
+
+variable "slack_auth_token" {
+  type        = string
+  description = "OAuth token of the Google Cloud Monitoring Slack app; required when notification_channels.slack_channels is set (pass as TF_VAR_slack_auth_token, never in a file)."
+  default     = null
+  sensitive   = true
+}
+
+variable "backlog_age_alert_seconds" {
+  type        = number
+  description = "Alert when the oldest unacknowledged message on a function's trigger subscription is older than this."
+  default     = 1800
+
+  validation {
+    condition     = var.backlog_age_alert_seconds >= 60
+    error_message = "backlog_age_alert_seconds must be at least 60."
+  }
+}
+
+variable "function_5xx_alert_threshold" {
+  type        = number
+  description = "Alert when a function answers more than this many 5xx responses in 15 minutes (each transient failure is one 5xx, then redelivered)."
+  default     = 20
+}
+
+# ---- what Terraform owns ----------------------------------------------------------------------
+
+variable "upstream_datasets" {
+  type        = list(string)
+  description = "Dataset keys produced by upstream pipelines: referenced (must exist), never created. Add precompute if its dataset already exists."
+  default     = ["reference", "analytics"]
+
+  validation {
+    condition     = alltrue([for k in var.upstream_datasets : contains(["reference", "analytics", "precompute", "orchestration", "backup", "staging"], k)])
+    error_message = "upstream_datasets must be dataset keys (reference, analytics, precompute, orchestration, backup, staging)."
+  }
+}
+
+variable "create_upstream_tables" {
+  type        = bool
+  description = "Sandbox only: also create the upstream datasets and tables (schedule, player game summaries, zone analyses, upcoming_*) from infra/schemas. Never on a project fed by the real upstream pipelines."
+  default     = false
 }

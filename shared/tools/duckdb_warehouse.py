@@ -181,9 +181,12 @@ class DuckDBWarehouse(Warehouse):
         with self._write_lock:
             cur = self._run(sql, params, idents)
             try:
-                row = cur.fetchone()
+                # fetchall, not fetchone: DuckDB 2 refuses other work (register) on a connection
+                # whose result was not read to the end.
+                rows = cur.fetchall()
             except duckdb.Error:
                 return 0
+        row = rows[0] if rows else None
         if row and isinstance(row[0], int):  # DML returns the affected-row count
             return int(row[0])
         return 0
@@ -236,10 +239,10 @@ class DuckDBWarehouse(Warehouse):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """CREATE OR REPLACE TABLE dataset.name AS <sql> (DuckDB has no expiration)."""
+        """CREATE TABLE dataset.name AS <sql>: an existing table is an error (no expiration)."""
         target = self.dataset_table(dataset_key, name)
         self._con().execute(f"CREATE SCHEMA IF NOT EXISTS {self.settings.dataset(dataset_key)}")
-        select = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
+        select = Sql(sql.name, f"CREATE TABLE {target} AS {sql.text}", sql.types)
         self._run(select, params, idents)
         return target
 
@@ -253,9 +256,9 @@ class DuckDBWarehouse(Warehouse):
                 " WHERE table_schema = ? AND table_name = ?",
                 [self.settings.dataset(dataset_key), name],
             )
-            .fetchone()
+            .fetchall()
         )
-        return bool(row and row[0])
+        return bool(row and row[0][0])
 
     def create_all(self) -> list[str]:
         """Create every schema (dataset) and table from infra/schemas."""

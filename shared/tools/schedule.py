@@ -1,8 +1,9 @@
 """The daily cleanup schedule as code: topology.json["schedule"] → a Cloud Scheduler job.
 
-``topology.json`` holds the single definition (Terraform and infra/deploy.sh read it too). This
-module builds the ``google.cloud.scheduler_v1.Job`` from it and applies it idempotently through
-a small port, ``SchedulerPort``; ``CloudSchedulerAdapter`` is the real one.
+``topology.json`` holds the single definition; Terraform (infra/terraform/scheduler.tf) is the one
+owner of the live job and the only writer. This module builds the ``google.cloud.scheduler_v1.Job``
+it describes (``pcf schedule show``) and fires the live one (``pcf schedule run``) through a small
+read/run port, ``SchedulerPort``; ``CloudSchedulerAdapter`` is the real one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.cloud import scheduler_v1
@@ -21,11 +22,6 @@ from shared.config import Settings
 from shared.errors import PermanentError, TransientError
 from shared.messages import CleanupRequest
 from shared.topology import load_topology
-
-Action = Literal["create", "update", "none", "create_or_update"]
-
-# The job fields this code owns; everything else (state, schedule times, …) is the service's.
-MANAGED_FIELDS = ("description", "schedule", "time_zone", "pubsub_target", "retry_config")
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ def topic_path(settings: Settings, spec: ScheduleSpec) -> str:
 
 
 def build_job(settings: Settings, spec: ScheduleSpec | None = None) -> scheduler_v1.Job:
-    """The Cloud Scheduler job the schedule defines (what ``apply`` creates or updates to)."""
+    """The Cloud Scheduler job the schedule defines (what Terraform creates)."""
     s = spec or load_schedule()
     # attempt_deadline is left unset on purpose: Cloud Scheduler ignores it for Pub/Sub targets
     # and setting it gives Terraform a permanent diff (see infra/terraform/scheduler.tf).
@@ -155,34 +151,6 @@ def job_summary(job: scheduler_v1.Job) -> dict[str, Any]:
     }
 
 
-def changed_fields(current: scheduler_v1.Job, desired: scheduler_v1.Job) -> list[str]:
-    """The update-mask paths whose managed values differ (empty = nothing to do)."""
-    have, want = job_summary(current), job_summary(desired)
-    groups = {
-        "description": ("description",),
-        "schedule": ("schedule",),
-        "time_zone": ("time_zone",),
-        "pubsub_target": ("topic", "body", "attributes"),
-        "retry_config": (
-            "retry_count",
-            "min_backoff_seconds",
-            "max_backoff_seconds",
-            "max_doublings",
-        ),
-    }
-    return [path for path, keys in groups.items() if any(have[k] != want[k] for k in keys)]
-
-
-def plan_apply(
-    current: scheduler_v1.Job | None, desired: scheduler_v1.Job
-) -> tuple[Action, list[str]]:
-    """Pure: create when missing, update the differing fields, or nothing."""
-    if current is None:
-        return "create", list(MANAGED_FIELDS)
-    fields = changed_fields(current, desired)
-    return ("update", fields) if fields else ("none", [])
-
-
 def next_fire_times(spec: ScheduleSpec, start: datetime, count: int = 3) -> list[datetime]:
     """The next ``count`` fire times after ``start`` (aware, in the schedule's zone; croniter)."""
     from croniter import croniter  # dev/CLI convenience only; the functions never need it
@@ -196,19 +164,7 @@ def next_fire_times(spec: ScheduleSpec, start: datetime, count: int = 3) -> list
 
 
 class SchedulerPort(ABC):
-    """What the schedule commands need from Cloud Scheduler."""
-
-    @abstractmethod
-    def get(self, name: str) -> scheduler_v1.Job | None:
-        """The job, or None when it does not exist."""
-
-    @abstractmethod
-    def create(self, parent: str, job: scheduler_v1.Job) -> scheduler_v1.Job:
-        """Create the job under ``parent`` (``projects/P/locations/R``)."""
-
-    @abstractmethod
-    def update(self, job: scheduler_v1.Job, fields: list[str]) -> scheduler_v1.Job:
-        """Update the listed fields of the job."""
+    """What ``pcf schedule run`` needs from Cloud Scheduler: fire the job, never write it."""
 
     @abstractmethod
     def run(self, name: str) -> scheduler_v1.Job:
@@ -227,25 +183,9 @@ class CloudSchedulerAdapter(SchedulerPort):
             except DefaultCredentialsError as exc:
                 raise PermanentError(
                     "no Google credentials for Cloud Scheduler: run "
-                    "`gcloud auth application-default login` (or use --dry-run / show offline)"
+                    "`gcloud auth application-default login` (or use `pcf schedule show`, offline)"
                 ) from exc
         self.client = client
-
-    def get(self, name: str) -> scheduler_v1.Job | None:
-        """Get the job; NotFound → None."""
-        try:
-            return _call(lambda: self.client.get_job(name=name))
-        except JobNotFound:
-            return None
-
-    def create(self, parent: str, job: scheduler_v1.Job) -> scheduler_v1.Job:
-        """Create the job."""
-        return _call(lambda: self.client.create_job(parent=parent, job=job))
-
-    def update(self, job: scheduler_v1.Job, fields: list[str]) -> scheduler_v1.Job:
-        """Update only the listed fields."""
-        request = {"job": job, "update_mask": {"paths": list(fields)}}
-        return _call(lambda: self.client.update_job(request=request))
 
     def run(self, name: str) -> scheduler_v1.Job:
         """Run the job now."""
@@ -253,7 +193,7 @@ class CloudSchedulerAdapter(SchedulerPort):
 
 
 class JobNotFound(PermanentError):
-    """The scheduler job does not exist (raised by ``SchedulerPort.run``/``update``)."""
+    """The scheduler job does not exist (raised by ``SchedulerPort.run``)."""
 
 
 def _call(fn: Callable[[], scheduler_v1.Job]) -> scheduler_v1.Job:
@@ -279,50 +219,6 @@ def _call(fn: Callable[[], scheduler_v1.Job]) -> scheduler_v1.Job:
 # -- use cases -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApplyResult:
-    """What ``apply`` did (or, for a dry run, would do) to the job."""
-
-    action: Action
-    fields: list[str]
-    job: scheduler_v1.Job
-    dry_run: bool
-
-    def describe(self) -> str:
-        """One line for people: ``created`` / ``would update schedule, …`` / ``up to date``."""
-        if self.action == "none":
-            return "up to date (nothing to change)"
-        if self.action == "create_or_update":
-            return "would create or update (offline: the live job was not read)"
-        verb = {"create": "create", "update": "update"}[self.action]
-        what = f" {', '.join(self.fields)}" if self.action == "update" else ""
-        return f"would {verb}{what}" if self.dry_run else f"{verb}d{what}"
-
-
-def apply(
-    port: SchedulerPort | None,
-    settings: Settings,
-    spec: ScheduleSpec | None = None,
-    *,
-    dry_run: bool = False,
-) -> ApplyResult:
-    """Create the job if missing, update it only where it differs; a dry run only reads."""
-    s = spec or load_schedule()
-    desired = build_job(settings, s)
-    if port is None:
-        if not dry_run:
-            raise PermanentError("apply needs Cloud Scheduler access (or use --dry-run)")
-        return ApplyResult("create_or_update", list(MANAGED_FIELDS), desired, True)
-    action, fields = plan_apply(port.get(desired.name), desired)
-    if dry_run or action == "none":
-        return ApplyResult(action, fields, desired, dry_run)
-    if action == "create":
-        job = port.create(location_path(settings), desired)
-    else:
-        job = port.update(desired, fields)
-    return ApplyResult(action, fields, job, dry_run)
-
-
 def run_now(port: SchedulerPort, settings: Settings, spec: ScheduleSpec | None = None) -> str:
     """Ask Cloud Scheduler to fire the job now; return its name."""
     s = spec or load_schedule()
@@ -331,7 +227,8 @@ def run_now(port: SchedulerPort, settings: Settings, spec: ScheduleSpec | None =
         port.run(name)
     except JobNotFound as exc:
         raise PermanentError(
-            f"scheduler job {name} does not exist: create it with `pcf schedule apply`"
+            f"scheduler job {name} does not exist: Terraform creates it "
+            "(infra/terraform/scheduler.tf: terraform apply)"
         ) from exc
     return name
 

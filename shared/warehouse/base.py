@@ -117,7 +117,7 @@ class Warehouse(ABC):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """Create (or replace) ``dataset.name`` from a SELECT; return its qualified name."""
+        """Create ``dataset.name`` from a SELECT (create-only: an existing one is an error)."""
 
     @abstractmethod
     def table_exists(self, dataset_key: str, name: str) -> bool:

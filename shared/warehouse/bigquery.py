@@ -39,6 +39,27 @@ _TRANSIENT = (
     TimeoutError,
 )
 
+# BigQuery aborts one of two conflicting mutating DML statements (or transactions) on the same
+# table with a 400 whose message says so; the statement did nothing and a redelivery succeeds —
+# the same contract as DuckDB's write-write conflicts in the local warehouse.
+_CONCURRENT_UPDATE_MARKERS = (
+    "could not serialize access",
+    "due to concurrent update",
+    "aborted due to concurrent update",
+)
+
+
+def is_concurrent_update(exc: BaseException) -> bool:
+    """True for BigQuery's concurrent-DML abort (400 "Could not serialize access …")."""
+    if not isinstance(exc, gexc.GoogleAPICallError) or exc.code not in (400, 409):
+        return False
+    texts = [str(exc.message or ""), str(exc)]
+    for error in exc.errors or ():
+        if isinstance(error, Mapping):
+            texts.append(str(error.get("message", "")))
+    joined = " ".join(texts).lower()
+    return any(marker in joined for marker in _CONCURRENT_UPDATE_MARKERS)
+
 
 def _param_type(value: Any) -> str:
     if isinstance(value, bool):
@@ -122,6 +143,10 @@ class BigQueryWarehouse(Warehouse):
         except _TRANSIENT as exc:
             raise TransientWarehouseError(f"{name}: {exc}") from exc
         except gexc.GoogleAPIError as exc:
+            if is_concurrent_update(exc):
+                raise TransientWarehouseError(
+                    f"{name} conflicted with a concurrent update on BigQuery (retried): {exc}"
+                ) from exc
             raise WarehouseError(f"{name} failed on BigQuery: {exc}") from exc
         finally:
             seconds = time.perf_counter() - started
@@ -226,9 +251,9 @@ class BigQueryWarehouse(Warehouse):
         expiration_days: int | None,
         **idents: str,
     ) -> str:
-        """CREATE OR REPLACE TABLE … AS SELECT, then set its expiration."""
+        """CREATE TABLE … AS SELECT (an existing table is an error), then set its expiration."""
         target = self.dataset_table(dataset_key, name)
-        ctas = Sql(sql.name, f"CREATE OR REPLACE TABLE {target} AS {sql.text}", sql.types)
+        ctas = Sql(sql.name, f"CREATE TABLE {target} AS {sql.text}", sql.types)
         self.execute(ctas, params, **idents)
         if expiration_days:
             # A PATCH of the one field (no read first). CTAS `OPTIONS(expiration_timestamp=…)`

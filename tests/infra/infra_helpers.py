@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ def plain(value: Any) -> Any:
         return {
             unquote(k): plain(v)
             for k, v in value.items()
-            if k not in ("__is_block__", "__comments__")
+            if not (isinstance(k, str) and k.startswith("__") and k.endswith("__"))
         }
     if isinstance(value, list):
         return [plain(v) for v in value]
@@ -86,3 +90,68 @@ class Terraform:
     def text(self) -> str:
         """All .tf sources concatenated."""
         return "\n".join(self.texts.values())
+
+
+PROBE_OUTPUTS = """
+output "trigger_subscriptions" { value = local.trigger_subscriptions }
+output "table_writers" { value = local.table_writers }
+output "dataset_writers" { value = local.dataset_writers }
+output "dataset_readers" { value = local.dataset_readers }
+output "created_datasets" { value = local.created_datasets }
+output "referenced_datasets" { value = local.referenced_datasets }
+output "created_tables" { value = keys(local.created_tables) }
+output "alert_kinds" { value = keys(local.alert_kinds) }
+output "function_env" { value = local.function_env }
+output "invoker_account_ids" { value = local.invoker_account_ids }
+"""
+
+
+def probe_module(tmp: Path, topology: dict[str, Any] | None = None) -> Path:
+    """variables.tf + locals.tf in a scratch infra/ copy, no provider, backend or resource.
+
+    terraform can evaluate (plan/apply) it offline: every local is an output. Only the two
+    service-agent locals (project number from a data source) are left out.
+    """
+    infra = tmp / "infra"
+    tf = infra / "terraform"
+    tf.mkdir(parents=True)
+    shutil.copytree(SCHEMA_DIR, infra / "schemas")
+    shutil.copy(REPO_ROOT / "infra" / "alerts.json", infra / "alerts.json")
+    if topology is None:
+        shutil.copy(TOPOLOGY_PATH, infra / "topology.json")
+    else:
+        (infra / "topology.json").write_text(json.dumps(topology), encoding="utf-8")
+    shutil.copy(TF_DIR / "variables.tf", tf / "variables.tf")
+    locals_tf = "\n".join(
+        line
+        for line in (TF_DIR / "locals.tf").read_text(encoding="utf-8").splitlines()
+        if "data.google_project" not in line
+    )
+    (tf / "locals.tf").write_text(locals_tf, encoding="utf-8")
+    (tf / "probe.tf").write_text(PROBE_OUTPUTS, encoding="utf-8")
+    return tf
+
+
+def terraform_env(home: Path) -> dict[str, str]:
+    """A clean environment for the terraform binary: no CLI config, no checkpoint calls."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TF_CLI_CONFIG_FILE": "/dev/null",
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+    }
+
+
+def run_terraform(tf: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """terraform -chdir=<tf> <args> (the binary must be on PATH)."""
+    binary = shutil.which("terraform")
+    assert binary is not None, "terraform not on PATH"
+    return subprocess.run(
+        [binary, f"-chdir={tf}", *args],
+        capture_output=True,
+        text=True,
+        env=terraform_env(tf),
+        timeout=120,
+        check=False,
+    )

@@ -77,9 +77,17 @@ def test_staged_folder_is_self_contained(staged: Path, fn: str) -> None:
     assert (source / "infra" / "topology.json").is_file()
     schemas = sorted(p.name for p in (REPO_ROOT / "infra" / "schemas").glob("*.json"))
     assert sorted(p.name for p in (source / "infra" / "schemas").glob("*.json")) == schemas
-    repo_py = {p.relative_to(REPO_ROOT) for p in (REPO_ROOT / "shared").rglob("*.py")}
+    # Exactly the import closure of main.py in shared/ (shared.tools never ships).
+    closure = subprocess.run(
+        [sys.executable, "-m", "shared.tools.closure", fn],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    ).stdout.split()
     staged_py = {p.relative_to(source) for p in (source / "shared").rglob("*.py")}
-    assert staged_py == repo_py
+    assert staged_py == {Path(rel) for rel in closure if rel.endswith(".py")}
+    assert not (source / "shared" / "tools").exists()
     assert not list(source.rglob("__pycache__"))
     assert not list(source.rglob("test_*.py"))
 

@@ -289,7 +289,7 @@ def test_the_sql_module_is_collected() -> None:
         "ledger.upsert",
         "ledger.queue_many",
         "coverage.counts",
-        "cleanup.delete_stale",
+        "cleanup.take_lease",
     } <= names
 
 
@@ -569,7 +569,7 @@ def test_cleanup_backs_up_deletes_and_verifies(isolated_app: Callable[[], App]) 
         days[1],
     )
     assert (upcg.rows_before, upcg.rows_after, upcg.backup_rows, upcg.deleted_rows) == (8, 4, 4, 4)
-    name = backup_table_name("upcoming_player_game_context", today)
+    name = backup_table_name("upcoming_player_game_context", today, run.cleanup_id)
     assert upcg.backup_table == f"{app.settings.project}.{app.settings.dataset_backup}.{name}"
     assert wh.table_exists("backup", name)
     # Gap: bqemulator accepts the backup's expiration (update_table "expires") but never stores or
@@ -595,12 +595,12 @@ def test_cleanup_backs_up_deletes_and_verifies(isolated_app: Callable[[], App]) 
     again = cleanup_upcoming(app, CleanupRequest(**ask), NO_DELIVERY)
     assert [t.status for t in again.tables] == ["clean", "clean"]
     assert not wh.table_exists(
-        "backup", backup_table_name("upcoming_player_game_context", today, 2)
+        "backup", backup_table_name("upcoming_player_game_context", today, again.cleanup_id)
     )
     assert len(wh.query(UPCG_ROWS, {"a": days[0], "b": days[-1]})) == 4
 
 
-def test_copy_rows_to_new_table_creates_then_replaces(wh_app: App) -> None:
+def test_copy_rows_to_new_table_creates_and_never_replaces(wh_app: App) -> None:
     wh = wh_app.warehouse
     day = date(2031, 4, 1)
     wh.insert_rows(
@@ -614,7 +614,8 @@ def test_copy_rows_to_new_table_creates_then_replaces(wh_app: App) -> None:
     assert made == wh.dataset_table("backup", name) and wh.table_exists("backup", name)
     count = Sql("it.count", "SELECT COUNT(*) AS n FROM {t}")
     assert wh.query(count, t=made) == [{"n": 2}]
-    wh.copy_rows_to_new_table(
-        copy, {"cutoff": day - timedelta(days=1)}, "backup", name, None, target=target
-    )
-    assert wh.query(count, t=made) == [{"n": 1}]  # CREATE OR REPLACE: the copy is replaced
+    with pytest.raises(WarehouseError):  # create-only: a clash is an error
+        wh.copy_rows_to_new_table(
+            copy, {"cutoff": day - timedelta(days=1)}, "backup", name, None, target=target
+        )
+    assert wh.query(count, t=made) == [{"n": 2}]  # the first copy is untouched

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +101,118 @@ def test_stale_season_is_refused_then_cleaned_and_processing_still_falls_back(
         {"d": INCIDENT},
     )
     assert row["n"] == 187
+
+
+# -- issue 11: overlapping runs and the undo, on the real season ---------------------------------
+
+
+def fingerprint(app: App, table: str) -> tuple[int, str]:
+    """(rows, sha256 over every row's every column, sorted): equal iff the multisets are."""
+    import hashlib
+
+    from tests.unit.cleanup.conftest import all_rows
+
+    rows = all_rows(app.warehouse, table)
+    digest = hashlib.sha256("\n".join(repr(r) for r in rows).encode()).hexdigest()
+    return len(rows), digest
+
+
+@pytest.fixture
+def season_file(real_seeded_file: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded real season (what `pcf seed --real` makes)."""
+    path = tmp_path / "season.duckdb"
+    shutil.copy(real_seeded_file, path)
+    return path
+
+
+def open_file(path: Path) -> App:
+    from shared.app import build_app
+    from shared.tools.local_bus import LocalBus
+
+    return build_app(Settings(warehouse=f"duckdb:///{path}"), bus=LocalBus())
+
+
+def pcf_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    from shared.tools.cli.main import main
+
+    assert main([*args, "--json"]) == 0
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)["data"]
+    return doc
+
+
+def test_cleanup_then_restore_gives_back_the_exact_season(
+    season_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = open_file(season_file)
+    try:
+        before = {t: fingerprint(app, t) for t in (UPCG, UTCG)}
+    finally:
+        app.close()
+    # The untouched season: 25,892 UPCG rows (25,706 with the incident injected above).
+    assert (before[UPCG][0], before[UTCG][0]) == (25892, 2460)
+    wh = ["--warehouse", f"duckdb:///{season_file}"]
+
+    done = pcf_json(["cleanup", "--today", "2023-03-05", "--allow-large-delete", *wh], capsys)
+    # 19,156 = the 18,970 stale rows above with all 187 players on 2023-02-23 instead of 1.
+    assert [(t["status"], t["deleted_rows"]) for t in done["tables"]] == [
+        ("deleted", 19156),
+        ("deleted", 1816),
+    ]
+    first = pcf_json(["cleanup", "restore", "--cleanup-id", done["cleanup_id"], *wh], capsys)
+    assert [(t["status"], t["restored_rows"]) for t in first["tables"]] == [
+        ("restored", 19156),
+        ("restored", 1816),
+    ]
+    app = open_file(season_file)
+    try:
+        assert {t: fingerprint(app, t) for t in (UPCG, UTCG)} == before
+    finally:
+        app.close()
+    second = pcf_json(["cleanup", "restore", "--cleanup-id", done["cleanup_id"], *wh], capsys)
+    assert [t["restored_rows"] for t in second["tables"]] == [0, 0]
+    app = open_file(season_file)
+    try:
+        assert fingerprint(app, UPCG) == before[UPCG]
+    finally:
+        app.close()
+
+
+def test_an_overlapping_run_cannot_replace_the_backup_of_2460_utcg_rows(
+    season_file: Path,
+) -> None:
+    """Issue 11's interleaving: A backs up and deletes all 2,460 UTCG rows; B starts before A's
+    backup exists and again after A's delete."""
+    app = open_file(season_file)
+    try:
+        before = fingerprint(app, UTCG)
+        req = CleanupRequest(today=date(2023, 6, 1), tables=[UTCG], allow_large_delete=True)
+        others: list[Any] = []
+
+        def run_b(step: str, o: Any) -> None:
+            if step in ("intent", "delete"):
+                others.append(cleanup_upcoming(app, req, Delivery("m-b", 1, None, {})))
+
+        a = cleanup_upcoming(app, req, Delivery("m-a", 1, None, {}), hook=run_b)
+        [a_utcg] = a.tables
+        assert (a_utcg.status, a_utcg.backup_rows, a_utcg.deleted_rows) == ("deleted", 2460, 2460)
+        assert [b.tables[0].status for b in others] == ["skipped_locked", "skipped_locked"]
+        assert all(b.tables[0].backup_table is None for b in others)
+        assert sum(per_date(app.warehouse, str(a_utcg.backup_table)).values()) == 2460
+        recorded = app.warehouse.query(
+            Sql(
+                "t.runs",
+                "SELECT cleanup_id, status, backup_rows, deleted_rows FROM {cleanup_runs} "
+                "WHERE run_date = @d ORDER BY started_at, cleanup_id",
+                {"d": "DATE"},
+            ),
+            {"d": date(2023, 6, 1)},
+        )
+        assert {(r["cleanup_id"], r["status"], r["deleted_rows"]) for r in recorded} == {
+            (a.cleanup_id, "deleted", 2460),
+            *((b.cleanup_id, "skipped_locked", None) for b in others),
+        }
+        restore = CleanupRequest(action="restore", cleanup_id=a.cleanup_id)
+        cleanup_upcoming(app, restore, Delivery("m-r", 1, None, {}))
+        assert fingerprint(app, UTCG) == before
+    finally:
+        app.close()

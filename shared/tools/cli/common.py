@@ -127,6 +127,8 @@ def open_app(
     """
     settings = settings_from(args)
     path = duckdb_path(settings.warehouse)
+    if settings.warehouse.startswith("duckdb:"):
+        import duckdb  # noqa: F401  (without the local extra: the install hint comes first)
     if (read_only or must_exist) and path is not None and not path.is_file():
         raise CommandError(
             f"no warehouse at {path} (from {settings.warehouse})",

@@ -154,13 +154,6 @@ def _explain(exc: BaseException) -> tuple[int, str, str | None]:
     name = type(exc).__name__
     module = type(exc).__module__
     first = (str(exc).strip().splitlines() or [name])[0]
-    if name == "DefaultCredentialsError" or ("credentials" in first.lower() and "google" in module):
-        return (
-            1,
-            "no Google Cloud credentials found (needed for bigquery:// and --via pubsub)",
-            "run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS; "
-            "or use the embedded default: --warehouse duckdb:///.pcf/warehouse.duckdb",
-        )
     if module.startswith("duckdb") and name == "CatalogException":
         return (
             1,
@@ -226,12 +219,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             return _broken_pipe()
         except Exception as exc:
+            from shared.tools.cli import (
+                credentials_hint,
+                is_local_only,
+                is_missing_credentials,
+                missing_module,
+            )
+
+            if isinstance(exc, ImportError) and is_local_only(missing_module(exc)):
+                raise  # the package's guard names the extra to install (exit 2)
+            if is_missing_credentials(exc):
+                line = credentials_hint(argv, exc)
+                print(line, file=sys.stderr)
+                code, error = 2, (line.split(": ", 1)[1], None)
+                if getattr(args, "json", False):
+                    write_json(envelope(args.command, code, OUTPUT.data, error))
+                return code
             code, message, hint = _explain(exc)
             if code == 1 and logging.getLogger("pcf").isEnabledFor(logging.DEBUG):
                 log.exception(f"{prog} failed: {message}")
-            if code == 2 and hint is None:
-                hint = f"see `{prog} --help`"
-            _report(prog, code, message, hint)
+            _report("pcf", code, message, hint)
             error = (message, hint)
         if getattr(args, "json", False):
             write_json(envelope(args.command, code, OUTPUT.data, error))

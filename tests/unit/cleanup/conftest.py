@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -23,16 +22,6 @@ def make_app(**settings: Any) -> App:
     app = build_app(Settings(warehouse="duckdb://:memory:", **settings), bus=LocalBus())
     app.warehouse.create_all()
     return app
-
-
-@pytest.fixture(autouse=True)
-def _drop_cli_log_handlers() -> Iterator[None]:
-    """``pcf`` (main) installs a stderr log handler; do not let it outlive a captured test."""
-    yield
-    logger = logging.getLogger("pcf")
-    for handler in list(logger.handlers):
-        if getattr(handler, "_pcf", False):
-            logger.removeHandler(handler)
 
 
 @pytest.fixture
@@ -81,3 +70,24 @@ def runs(wh: Warehouse) -> list[dict[str, Any]]:
             "ORDER BY started_at, table_name",
         )
     )
+
+
+def backups(app: App) -> list[str]:
+    """Every table of the (embedded) backup dataset, by name."""
+    rows = app.warehouse.query(
+        Sql(
+            "test.backups",
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'nba_backup' "
+            "ORDER BY table_name",
+        )
+    )
+    return [r["table_name"] for r in rows]
+
+
+def all_rows(wh: Warehouse, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table (every column, in schema order), sorted: a multiset to compare."""
+    from shared.warehouse import get_schema
+
+    cols = get_schema(table).column_names
+    rows = wh.query(Sql("test.all_rows", f"SELECT {', '.join(cols)} FROM {{t}}"), t=wh.table(table))
+    return sorted((tuple(r[c] for c in cols) for r in rows), key=repr)

@@ -1,4 +1,5 @@
-"""Pure cleanup decisions (RULES §5): ET date, cutoff, runaway guard, status, verification."""
+"""Pure cleanup rules (RULES §5): ET date, cutoff, today window, allow-list, runaway guard,
+status, backup naming, verification and the reconcile verdict."""
 
 from __future__ import annotations
 
@@ -6,19 +7,24 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.usecases.cleanup_upcoming import (
+from shared.clock import et_today
+from shared.rules.cleanup import (
     GuardVerdict,
     TableStats,
-    UnknownCleanupTable,
+    allow_list_problem,
     backup_problems,
     backup_table_name,
     cutoff,
     decide,
     delete_problems,
-    et_today,
     guard_verdict,
-    resolve_tables,
+    is_cleanup_id,
+    new_cleanup_id,
+    reconcile_verdict,
+    restore_problems,
+    today_problem,
 )
+from shared.usecases.cleanup_upcoming import UnknownCleanupTable, allow_list_error, resolve_tables
 
 UPCG = "upcoming_player_game_context"
 UTCG = "upcoming_team_game_context"
@@ -102,9 +108,23 @@ def test_decide(stale: int, dry_run: bool, verdict: GuardVerdict, decision: str)
     assert decide(_stats(stale, 10), dry_run, verdict) == decision
 
 
-def test_backup_table_name_and_same_day_suffix() -> None:
-    assert backup_table_name(UPCG, date(2026, 1, 13)) == f"{UPCG}__stale_20260113"
-    assert backup_table_name(UPCG, date(2026, 1, 13), 2) == f"{UPCG}__stale_20260113_2"
+def test_backup_table_name_carries_the_run_date_and_the_cleanup_id() -> None:
+    cid = new_cleanup_id(datetime(2026, 1, 13, 9, 0, 5, tzinfo=UTC), "a1b2c3")
+    assert cid == "c20260113T090005Z_a1b2c3" and is_cleanup_id(cid)
+    name = backup_table_name(UPCG, date(2026, 1, 13), cid)
+    assert name == f"{UPCG}__stale_20260113_c20260113T090005Z_a1b2c3"
+    # Two runs the same day can never pick the same name: the ids differ.
+    other = backup_table_name(UPCG, date(2026, 1, 13), "c20260113T090005Z_ffffff")
+    assert other != name
+    with pytest.raises(ValueError, match="cleanup id"):
+        backup_table_name(UPCG, date(2026, 1, 13), "x; DROP TABLE t")
+
+
+def test_new_cleanup_id_is_in_utc() -> None:
+    from zoneinfo import ZoneInfo
+
+    ny = datetime(2026, 1, 13, 4, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert new_cleanup_id(ny, "000000") == "c20260113T090000Z_000000"
 
 
 def test_backup_problems() -> None:
@@ -115,14 +135,106 @@ def test_backup_problems() -> None:
 
 def test_delete_problems_check_both_sides() -> None:
     before = _stats(3, 6)
-    assert delete_problems(before, _stats(0, 6), 3, 3) == []
-    assert delete_problems(before, _stats(1, 6), 2, 3) == [
-        "1 rows below the cutoff remain",
+    assert delete_problems(before, _stats(0, 6), 3, 3, 0) == []
+    # A late stale row (not in the backup) remaining is expected, not a problem.
+    assert delete_problems(before, _stats(1, 6), 3, 3, 0) == []
+    assert delete_problems(before, _stats(1, 6), 2, 3, 1) == [
+        "1 backed-up rows are still in the table",
         "deleted 2 rows but the backup holds 3",
     ]
-    assert delete_problems(before, _stats(0, 5), 4, 3) == [
+    assert delete_problems(before, _stats(0, 5), 4, 3, 0) == [
         "rows at or after the cutoff changed from 6 to 5",
         "deleted 4 rows but the backup holds 3",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("today", "ok"),
+    [
+        (date(2000, 1, 1), True),
+        (date(1999, 12, 31), False),
+        (date(1, 1, 1), False),
+        (date(2026, 1, 14), True),  # tomorrow in New York
+        (date(2026, 1, 15), False),
+        (date(9999, 12, 31), False),
+    ],
+)
+def test_today_must_lie_between_2000_and_tomorrow(today: date, ok: bool) -> None:
+    problem = today_problem(today, date(2026, 1, 13))
+    assert (problem is None) == ok
+    if not ok:
+        assert problem == (
+            f"today {today.isoformat()} is outside 2000-01-01 … 2026-01-14 (tomorrow in New "
+            "York); give a real run date"
+        )
+
+
+@pytest.mark.parametrize(
+    ("table", "dataset", "partition", "problem"),
+    [
+        (UPCG, "analytics", "game_date", None),
+        ("backfill_ledger", "orchestration", "game_date", "'backfill_ledger' is not an upcoming_"),
+        ("player_game_summary", "analytics", "game_date", "is not an upcoming_* table"),
+        ("upcoming_x", None, None, "is not a pipeline table"),
+        ("upcoming_x", "precompute", "game_date", "is in the precompute dataset, not analytics"),
+        ("upcoming_x", "analytics", None, "is not partitioned by game_date"),
+    ],
+)
+def test_allow_list_only_takes_upcoming_tables_of_analytics(
+    table: str, dataset: str | None, partition: str | None, problem: str | None
+) -> None:
+    found = allow_list_problem(table, dataset, partition)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_allow_list_error_is_one_line_naming_every_bad_table() -> None:
+    assert allow_list_error([UPCG, UTCG]) is None
+    error = allow_list_error(["backfill_ledger", UPCG, "player_composite_factors"])
+    assert error is not None and "\n" not in error
+    assert error.startswith("PCF_CLEANUP_TABLES is invalid: 'backfill_ledger' is not an")
+    assert "'player_composite_factors' is not an upcoming_* table" in error
+
+
+B = "nba_backup.t__stale_20260113_c20260113T090000Z_abcdef"
+
+
+def test_reconcile_backup_never_made_means_nothing_deleted() -> None:
+    v = reconcile_verdict(B, 3, None, None, 3)
+    assert (v.status, v.severity, v.deleted_rows) == ("reconciled_not_deleted", "WARNING", 0)
+    assert "before its backup" in v.detail
+
+
+def test_reconcile_rows_gone_without_a_backup_is_critical() -> None:
+    v = reconcile_verdict(B, 3, None, None, 1)
+    assert (v.status, v.severity, v.deleted_rows) == ("reconciled_deleted", "CRITICAL", 2)
+
+
+def test_reconcile_backup_made_but_all_rows_still_in_the_table() -> None:
+    v = reconcile_verdict(B, 3, 3, 0, 3)
+    assert (v.status, v.severity, v.deleted_rows) == ("reconciled_not_deleted", "WARNING", 0)
+    assert "after its backup" in v.detail
+
+
+def test_reconcile_delete_ran_rows_are_in_the_backup() -> None:
+    v = reconcile_verdict(B, 3, 3, 3, 0)
+    assert (v.status, v.severity, v.deleted_rows) == ("reconciled_deleted", "WARNING", 3)
+    assert "pcf cleanup restore" in v.detail and B in v.detail
+
+
+def test_reconcile_partial_is_an_error() -> None:
+    v = reconcile_verdict(B, 3, 3, 2, 1)
+    assert (v.status, v.severity, v.deleted_rows) == ("reconciled_deleted", "ERROR", 2)
+
+
+def test_restore_problems() -> None:
+    assert restore_problems(3, 3, 0) == []
+    assert restore_problems(0, 0, 0) == []  # a second restore
+    assert restore_problems(3, 2, 1) == [
+        "inserted 2 rows but 3 were missing",
+        "1 backup rows are still missing from the table",
     ]
 
 
@@ -141,6 +253,6 @@ def test_resolve_tables_refuses_anything_not_allow_listed(requested: list[str]) 
     assert f"allowed tables: {UPCG}, {UTCG}" in str(err.value)
 
 
-def test_an_allow_listed_table_must_be_partitioned_by_game_date() -> None:
-    with pytest.raises(UnknownCleanupTable, match="not partitioned by game_date"):
+def test_an_allow_listed_table_must_be_an_upcoming_table_of_analytics() -> None:
+    with pytest.raises(UnknownCleanupTable, match="not an upcoming_\\* table"):
         resolve_tables(["player_shot_zone_analysis"], ["player_shot_zone_analysis"])

@@ -1,4 +1,5 @@
-"""The schedule as code: topology.json → Cloud Scheduler job, fired at 04:00 New York."""
+"""The schedule as code: topology.json → the Cloud Scheduler job Terraform creates, fired at
+04:00 New York. ``pcf schedule`` shows and fires it; it never writes it (Terraform owns it)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ from google.cloud import scheduler_v1
 from shared.config import Settings
 from shared.errors import PermanentError
 from shared.messages import CleanupRequest
+from shared.tools import schedule
 from shared.tools.cli import cleanup as cli
 from shared.tools.cli.main import main
 from shared.tools.schedule import (
     JobNotFound,
     SchedulerPort,
-    apply,
     build_job,
-    job_summary,
     load_schedule,
     next_fire_times,
     run_now,
@@ -39,40 +39,17 @@ def _copy(job: scheduler_v1.Job) -> scheduler_v1.Job:
 
 
 class FakeScheduler(SchedulerPort):
-    """Cloud Scheduler at our port: jobs in a dict, every call recorded."""
+    """Cloud Scheduler at our port: the jobs Terraform made, every call recorded."""
 
-    def __init__(self) -> None:
-        self.jobs: dict[str, scheduler_v1.Job] = {}
+    def __init__(self, *existing: str) -> None:
+        self.jobs = set(existing)
         self.calls: list[tuple[str, str]] = []
-
-    def get(self, name: str) -> scheduler_v1.Job | None:
-        self.calls.append(("get", name))
-        job = self.jobs.get(name)
-        return _copy(job) if job is not None else None
-
-    def create(self, parent: str, job: scheduler_v1.Job) -> scheduler_v1.Job:
-        self.calls.append(("create", parent))
-        assert job.name.startswith(parent + "/jobs/")
-        self.jobs[job.name] = _copy(job)
-        return job
-
-    def update(self, job: scheduler_v1.Job, fields: list[str]) -> scheduler_v1.Job:
-        self.calls.append(("update", ",".join(fields)))
-        if job.name not in self.jobs:
-            raise JobNotFound(job.name)
-        current = self.jobs[job.name]
-        for path in fields:
-            setattr(current, path, getattr(job, path))
-        return current
 
     def run(self, name: str) -> scheduler_v1.Job:
         self.calls.append(("run", name))
         if name not in self.jobs:
             raise JobNotFound(name)
-        return self.jobs[name]
-
-    def writes(self) -> list[str]:
-        return [c for c, _ in self.calls if c != "get"]
+        return scheduler_v1.Job(name=name)
 
 
 def test_cron_fires_at_4am_new_york_on_both_sides_of_dst() -> None:
@@ -140,64 +117,26 @@ def test_a_broken_schedule_block_is_refused() -> None:
         load_schedule(topo)
 
 
-def test_apply_creates_then_is_idempotent_then_updates_only_what_differs() -> None:
-    port = FakeScheduler()
-    first = apply(port, SETTINGS)
-    assert first.action == "create" and port.writes() == ["create"]
-    assert job_summary(port.jobs[JOB]) == job_summary(build_job(SETTINGS))
-
-    again = apply(port, SETTINGS)
-    assert again.action == "none" and port.writes() == ["create"]  # no write at all
-
-    port.jobs[JOB].schedule = "0 5 * * *"  # someone edited it by hand
-    port.jobs[JOB].retry_config.retry_count = 1
-    fixed = apply(port, SETTINGS)
-    assert fixed.action == "update" and fixed.fields == ["schedule", "retry_config"]
-    assert port.calls[-1] == ("update", "schedule,retry_config")
-    assert port.jobs[JOB].schedule == "0 4 * * *"
-    assert port.jobs[JOB].retry_config.retry_count == 3
-    assert apply(port, SETTINGS).action == "none"
-
-
-def test_json_spacing_of_the_body_is_not_a_difference() -> None:
-    port = FakeScheduler()
-    apply(port, SETTINGS)
-    # What `gcloud … --message-body='{"trigger": "scheduled"}'` stores.
-    port.jobs[JOB].pubsub_target.data = b'{"trigger": "scheduled"}'
-    assert apply(port, SETTINGS).action == "none"
-    port.jobs[JOB].pubsub_target.data = b'{"trigger": "manual"}'
-    assert apply(port, SETTINGS).fields == ["pubsub_target"]
-
-
-def test_apply_dry_run_reads_but_never_writes() -> None:
-    port = FakeScheduler()
-    assert apply(port, SETTINGS, dry_run=True).describe() == "would create"
-    assert port.writes() == []
-    apply(port, SETTINGS)
-    port.jobs[JOB].time_zone = "UTC"
-    planned = apply(port, SETTINGS, dry_run=True)
-    assert planned.describe() == "would update time_zone"
-    assert port.jobs[JOB].time_zone == "UTC"
-    offline = apply(None, SETTINGS, dry_run=True)
-    assert offline.action == "create_or_update"
-    assert offline.describe().startswith("would create or update")
-    with pytest.raises(PermanentError):
-        apply(None, SETTINGS)
+def test_the_scheduler_writing_code_is_gone() -> None:
+    # Terraform (infra/terraform/scheduler.tf) is the single owner of the job.
+    for name in ("apply", "plan_apply", "changed_fields", "ApplyResult", "MANAGED_FIELDS"):
+        assert not hasattr(schedule, name), name
+    assert not hasattr(schedule.CloudSchedulerAdapter, "create")
+    assert not hasattr(schedule.CloudSchedulerAdapter, "update")
 
 
 def test_run_now_fires_an_existing_job_and_explains_a_missing_one() -> None:
-    port = FakeScheduler()
-    with pytest.raises(PermanentError, match="pcf schedule apply"):
-        run_now(port, SETTINGS)
-    apply(port, SETTINGS)
+    with pytest.raises(PermanentError, match="Terraform creates it"):
+        run_now(FakeScheduler(), SETTINGS)
+    port = FakeScheduler(JOB)
     assert run_now(port, SETTINGS) == JOB
-    assert port.calls[-1] == ("run", JOB)
+    assert port.calls == [("run", JOB)]
 
 
-def test_cli_schedule_show_apply_run(
+def test_cli_schedule_show_and_run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    port = FakeScheduler()
+    port = FakeScheduler(JOB)
     monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda settings: port)
     monkeypatch.setenv("PCF_PROJECT", "my-proj")
     monkeypatch.setenv("PCF_REGION", "us-east1")
@@ -208,19 +147,16 @@ def test_cli_schedule_show_apply_run(
     assert shown["job"]["topic"] == "projects/my-proj/topics/pcf-cleanup"
     assert port.calls == []  # show is offline
 
-    assert main(["schedule", "apply", "--dry-run"]) == 0
-    assert "would create or update" in capsys.readouterr().out
-    assert port.calls == []  # so is apply --dry-run
-
-    assert main(["schedule", "apply"]) == 0
-    assert "result               created" in capsys.readouterr().out
-    assert main(["schedule", "apply"]) == 0
-    assert "up to date" in capsys.readouterr().out
-    assert port.writes() == ["create"]
-
     assert main(["schedule", "run", "--region", "us-east1"]) == 0
     assert JOB in capsys.readouterr().out
-    assert port.calls[-1] == ("run", JOB)
+    assert port.calls == [("run", JOB)]
+
+
+def test_cli_schedule_apply_no_longer_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["schedule", "apply"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'apply'" in capsys.readouterr().err
 
 
 def test_cli_schedule_run_of_a_missing_job_exits_1(
@@ -228,4 +164,4 @@ def test_cli_schedule_run_of_a_missing_job_exits_1(
 ) -> None:
     monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda settings: FakeScheduler())
     assert main(["schedule", "run"]) == 1
-    assert "pcf schedule apply" in capsys.readouterr().err
+    assert "Terraform creates it" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from shared.usecases.cleanup_upcoming import CleanupError, UnknownCleanupTable, 
 from shared.warehouse import Sql, TransientWarehouseError, Warehouse, WarehouseError
 from tests.fakes import DelegatingWarehouse
 
-from .conftest import UPCG, UTCG, add_upcg, add_utcg, make_app, per_date, runs
+from .conftest import UPCG, UTCG, add_upcg, add_utcg, backups, make_app, per_date, runs
 
 D = date
 TODAY = D(2026, 1, 13)  # cutoff with 7 days: 2026-01-06
@@ -26,9 +26,14 @@ DELIVERY = Delivery("m-1", 1, None, {})
 RUN_COLUMNS = {
     "cleanup_id", "run_date", "table_name", "ttl_days", "cutoff_date", "dry_run", "stale_rows",
     "stale_dates", "min_stale_date", "max_stale_date", "rows_before", "rows_after",
-    "backup_table", "backup_rows", "deleted_rows", "status", "detail", "started_at",
-    "finished_at",
+    "backup_table", "backup_rows", "deleted_rows", "restored_rows", "restore_of", "status",
+    "detail", "started_at", "finished_at",
 }  # fmt: skip
+
+
+def backup_of(result: Any, table: str, day: str = "20260113") -> str:
+    """The backup name a run must use: table, run date and its own cleanup id."""
+    return f"nba_backup.{table}__stale_{day}_{result.cleanup_id}"
 
 
 def clean(app: App, **kw: Any) -> Any:
@@ -63,7 +68,7 @@ def test_stale_rows_go_to_a_verified_backup_then_are_deleted(app: App) -> None:
         3,
     )
     assert (upcg.rows_before, upcg.rows_after, upcg.stale_dates) == (9, 6, 1)
-    assert upcg.backup_table == f"nba_backup.{UPCG}__stale_20260113"
+    assert upcg.backup_table == backup_of(result, UPCG)
     assert (utcg.status, utcg.stale_rows, utcg.backup_rows, utcg.deleted_rows) == (
         "deleted",
         2,
@@ -107,9 +112,11 @@ def test_one_complete_cleanup_runs_row_per_table_sharing_the_cleanup_id(app: App
         "max_stale_date": D(2026, 1, 5),
         "rows_before": 9,
         "rows_after": 6,
-        "backup_table": f"nba_backup.{UPCG}__stale_20260113",
+        "backup_table": backup_of(result, UPCG),
         "backup_rows": 3,
         "deleted_rows": 3,
+        "restored_rows": None,
+        "restore_of": None,
         "status": "deleted",
     }
     assert upcg["detail"].startswith("deleted 3 stale rows on 1 date (2026-01-05)")
@@ -121,7 +128,7 @@ def test_run_date_is_the_new_york_date(app: App) -> None:
     add_upcg(app.warehouse, {D(2026, 3, 1): 1, D(2026, 3, 2): 2})
     result = cleanup_upcoming(app, CleanupRequest(trigger="scheduled"), DELIVERY)
     assert (result.run_date, result.cutoff_date) == (D(2026, 3, 9), D(2026, 3, 2))
-    assert result.tables[0].backup_table == f"nba_backup.{UPCG}__stale_20260309"
+    assert result.tables[0].backup_table == backup_of(result, UPCG, "20260309")
     assert per_date(app.warehouse, UPCG) == {D(2026, 3, 2): 2}
 
 
@@ -136,13 +143,14 @@ def test_second_run_the_same_day_is_clean_and_keeps_the_backup(app: App) -> None
     assert len(runs(app.warehouse)) == 4
 
 
-def test_a_later_backup_the_same_day_gets_a_suffix_instead_of_replacing(app: App) -> None:
+def test_a_later_backup_the_same_day_gets_its_own_name_instead_of_replacing(app: App) -> None:
     seed_small(app)
     first = clean(app, tables=[UPCG])
     add_upcg(app.warehouse, {D(2026, 1, 2): 2}, prefix="late")  # a late upstream write
     second = clean(app, tables=[UPCG])
     assert second.tables[0].status == "deleted"
-    assert second.tables[0].backup_table == f"nba_backup.{UPCG}__stale_20260113_2"
+    assert second.cleanup_id != first.cleanup_id
+    assert second.tables[0].backup_table == backup_of(second, UPCG)
     assert per_date(app.warehouse, str(first.tables[0].backup_table)) == {D(2026, 1, 5): 3}
     assert per_date(app.warehouse, str(second.tables[0].backup_table)) == {D(2026, 1, 2): 2}
 
@@ -153,7 +161,7 @@ def test_dry_run_changes_nothing_but_is_recorded(app: App) -> None:
     assert [t.status for t in result.tables] == ["dry_run", "dry_run"]
     assert per_date(app.warehouse, UPCG) == {D(2026, 1, 5): 3, D(2026, 1, 6): 3, D(2026, 1, 12): 3}
     assert per_date(app.warehouse, UTCG) == {D(2026, 1, 1): 2, D(2026, 1, 10): 2}
-    assert not app.warehouse.table_exists("backup", f"{UPCG}__stale_20260113")
+    assert backups(app) == []
     rows = runs(app.warehouse)
     assert [(r["status"], r["dry_run"], r["stale_rows"], r["deleted_rows"]) for r in rows] == [
         ("dry_run", True, 3, 0),
@@ -171,7 +179,7 @@ def test_guard_refuses_more_than_half_the_table(app: App) -> None:
     assert not result.ok and t.status == "refused" and t.deleted_rows == 0
     assert "6 of 10 rows (60.0%) is above the 50% limit" in str(t.detail)
     assert per_date(app.warehouse, UPCG) == {D(2026, 1, 1): 4, D(2026, 1, 2): 2, D(2026, 1, 10): 4}
-    assert not app.warehouse.table_exists("backup", f"{UPCG}__stale_20260113")
+    assert backups(app) == []
     [alert] = alerts(app)
     assert (alert.kind, alert.severity, alert.table_name) == ("cleanup_refused", "WARNING", UPCG)
     assert alert.details["stale_rows"] == 6 and alert.run_id == result.cleanup_id
@@ -270,7 +278,7 @@ def test_backup_shortfall_fails_and_deletes_nothing(app: App, faulty: Faulty) ->
     assert (t.stale_rows, t.backup_rows, t.deleted_rows) == (3, 2, 0)
     assert t.detail == (
         "backup verification failed: backup holds 2 rows but 3 rows are stale; nothing deleted "
-        f"(backup left in nba_backup.{UPCG}__stale_20260113 for inspection)"
+        f"(backup left in {backup_of(result, UPCG)} for inspection)"
     )
     assert per_date(app.warehouse, UPCG) == {D(2026, 1, 5): 3, D(2026, 1, 6): 3, D(2026, 1, 12): 3}
     [alert] = alerts(app)
@@ -289,7 +297,7 @@ def test_a_delete_that_touches_kept_rows_fails_with_a_critical_alert(
 
     def overreach(sql: Sql, params: Mapping[str, Any], idents: Mapping[str, str]) -> int:
         n = faulty.inner.execute(sql, params, **idents)
-        if sql.name == "cleanup.delete_stale":  # also remove one row dated exactly the cutoff
+        if sql.name.startswith("cleanup.delete_backed_up"):  # also remove a row at the cutoff
             n += faulty.inner.execute(
                 Sql(
                     "oops",
@@ -317,8 +325,8 @@ def test_a_permanent_warehouse_error_records_failed_alerts_and_raises(
     seed_small(app)
 
     def broken(sql: Sql, params: Mapping[str, Any], idents: Mapping[str, str]) -> int:
-        if sql.name == "cleanup.delete_stale" and UPCG in idents["target"]:
-            raise WarehouseError("cleanup.delete_stale failed: access denied")
+        if sql.name.startswith("cleanup.delete_backed_up") and UPCG in idents["target"]:
+            raise WarehouseError("cleanup.delete_backed_up failed: access denied")
         return faulty.inner.execute(sql, params, **idents)
 
     faulty.on_execute = broken
@@ -328,7 +336,7 @@ def test_a_permanent_warehouse_error_records_failed_alerts_and_raises(
     assert (upcg.status, upcg.deleted_rows) == ("failed", 0)
     assert (
         upcg.detail
-        == "warehouse error: cleanup.delete_stale failed: access denied; nothing deleted"
+        == "warehouse error: cleanup.delete_backed_up failed: access denied; nothing deleted"
     )
     assert utcg.status == "deleted"  # the other table is independent
     assert [r["status"] for r in runs(app.warehouse)] == ["failed", "deleted"]
@@ -376,6 +384,10 @@ def push(data: bytes, message_id: str = "m-9") -> dict[str, Any]:
         b'{"trigger": "scheduled", "ttl_days": 0}',
         b'{"trigger": "scheduled", "ttl_days": 366}',
         b'{"trigger": "scheduled", "colour": "red"}',
+        b'{"today": "0001-01-01"}',  # once an OverflowError redelivered into the DLQ
+        b'{"today": "2999-01-01"}',  # after tomorrow in New York
+        b'{"action": "restore"}',  # a restore needs its cleanup_id
+        b'{"action": "restore", "cleanup_id": "x; DROP TABLE t"}',
     ],
 )
 def test_malformed_cleanup_message_is_acknowledged_and_logged(
