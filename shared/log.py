@@ -1,4 +1,9 @@
-"""Structured logging: one JSON object per line with ``severity`` (Cloud Logging format)."""
+"""Structured logging: one JSON object per line with ``severity`` (Cloud Logging format).
+
+JSON is the only format the runtime knows (Cloud Functions always log JSON). A local tool may
+register a readable text formatter (``register_text_formatter``) that ``configure(fmt="text")``
+or ``fmt="auto"`` at a terminal uses; the runtime never imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
+
+LogFormat = Literal["auto", "text", "json"]
 
 _LOGGER_NAME = "pcf"
 # Immutable default: every log_context() sets a fresh dict.
@@ -55,8 +62,31 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-def configure(level: str = "INFO", stream: Any = None) -> None:
-    """Install the JSON handler on the ``pcf`` logger (idempotent)."""
+# Set by a local tool (the pcf CLI): a factory of the readable text formatter.
+_text_formatter: Callable[[], logging.Formatter] | None = None
+
+
+def register_text_formatter(factory: Callable[[], logging.Formatter]) -> None:
+    """Make ``fmt="text"`` available (the local tools register their renderer)."""
+    global _text_formatter
+    _text_formatter = factory
+
+
+def resolve_format(fmt: LogFormat, stream: Any = None) -> Literal["text", "json"]:
+    """``auto`` → ``text`` on a terminal when a text renderer is registered, else ``json``."""
+    if fmt == "json" or _text_formatter is None:
+        return "json"
+    if fmt == "text":
+        return "text"
+    target = stream if stream is not None else sys.stderr
+    try:
+        return "text" if target.isatty() else "json"
+    except (AttributeError, ValueError):
+        return "json"
+
+
+def configure(level: str = "INFO", stream: Any = None, fmt: LogFormat = "json") -> None:
+    """Install the pcf handler on the ``pcf`` logger (idempotent); JSON unless ``fmt`` says."""
     logger = logging.getLogger(_LOGGER_NAME)
     logger.setLevel(level)
     logger.propagate = True
@@ -64,7 +94,8 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
         if getattr(handler, "_pcf", False):
             logger.removeHandler(handler)
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
-    handler.setFormatter(JsonFormatter())
+    text = resolve_format(fmt, stream) == "text" and _text_formatter is not None
+    handler.setFormatter(_text_formatter() if text and _text_formatter else JsonFormatter())
     handler._pcf = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
 

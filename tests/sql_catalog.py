@@ -26,6 +26,7 @@ STAGED_LIKE = {
     "coverage.publish": "player_composite_factors",
     "coverage.verify": "player_composite_factors",
     "ledger.queue_many": "backfill_ledger",
+    "explain.missing_staged": "player_composite_factors",
 }
 
 

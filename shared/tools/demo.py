@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.tools.demo")
     parser.add_argument("--warehouse", default="duckdb:///.pcf/demo.duckdb")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--report", default=".pcf/demo-report.html", help="where the page goes")
     args = parser.parse_args(argv)
     if args.warehouse.startswith("duckdb:///") and not args.warehouse.startswith("duckdb:////"):
         Path(args.warehouse.removeprefix("duckdb:///")).unlink(missing_ok=True)
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "PCF demo: a synthetic season in an embedded DuckDB warehouse, stale UPCG rows on "
         f"{' and '.join(STALE_DATES)} (the 2023 incident), and the safeguards that catch it.\n"
-        "JSON lines on stderr are the structured logs an operator sees in Cloud Logging."
+        "Logs are readable lines at a terminal and JSON lines (what Cloud Logging receives) "
+        "when piped; PCF_LOG_FORMAT=text|json picks one."
     )
     steps: list[tuple[str, list[str], int]] = [
         (
@@ -134,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             0,
         ),
         (
-            "8. A picture of the range",
+            "8. Why is 2023-02-23 what it is? Every run in order: blocked → forced → fixed",
+            ["explain", STALE_DATES[0], *wh],
+            0,
+        ),
+        (
+            "9. A report worth opening: calendar, chart, per-date history (self-contained HTML)",
             [
                 "report",
                 "--start-date",
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--end-date",
                 RANGE[1],
                 "--out",
-                ".pcf/demo-report.html",
+                args.report,
                 *wh,
             ],
             0,
@@ -153,11 +160,27 @@ def main(argv: list[str] | None = None) -> int:
         if code != expected:
             print(f"demo step failed: expected exit {expected}, got {code}", file=sys.stderr)
             return 1
+    url = absolute_url(args.warehouse)
     print(
-        "\nDone. Open .pcf/demo-report.html for the chart. Explore with e.g.\n"
-        f'  .venv/bin/pcf sql "{EXAMPLE_SQL}" --warehouse {args.warehouse}'
+        f"\nDone. Open {args.report} in a browser.\n"
+        "The demo used its own warehouse, not the CLI default (.pcf/warehouse.duckdb). To point "
+        "every pcf command at it, from any folder:\n"
+        f"  export PCF_WAREHOUSE={url}\n"
+        "then e.g.\n"
+        f"  pcf explain {STALE_DATES[1]}\n"
+        f"  pcf status --start-date {RANGE[0]} --end-date {RANGE[1]}\n"
+        f'  pcf sql "{EXAMPLE_SQL}"'
     )
     return 0
+
+
+def absolute_url(url: str) -> str:
+    """``duckdb:///relative.duckdb`` → ``duckdb:////absolute/relative.duckdb`` (others as is)."""
+    if url.startswith("duckdb:///") and not url.startswith("duckdb:////"):
+        rel = url.removeprefix("duckdb:///")
+        if rel != ":memory:":
+            return "duckdb:///" + str(Path(rel).resolve())
+    return url
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import heapq
 import itertools
 import threading
 import time
@@ -33,6 +34,10 @@ class Published:
     # Fixed at publish, like Pub/Sub: a redelivery carries the same id and publish time.
     publish_time: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     errors: list[str] = field(default_factory=list)
+    # 0 for what a caller publishes, n+1 for what a delivery of depth n publishes: deeper
+    # messages (a date's next step) are delivered first, so dates finish one by one.
+    depth: int = 0
+    cancelled: bool = False
 
 
 class LocalBus(Publisher):
@@ -58,6 +63,10 @@ class LocalBus(Publisher):
         self.completed: Counter[str] = Counter()
         self._cond = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pcf-bus")
+        self._queue: list[tuple[int, int, Published]] = []
+        self._seq = itertools.count()
+        self._local = threading.local()
+        self._stopped = False
 
     def subscribe(self, topic_key: str, handler: Handler) -> None:
         """Push every message of ``topic_key`` to ``handler`` (one subscription per topic)."""
@@ -72,14 +81,52 @@ class LocalBus(Publisher):
             message_id=f"local-{next(self._ids)}",
             message=message,
             attributes={"type": type(message).__name__, **(attributes or {})},
+            depth=getattr(self._local, "depth", -1) + 1,
         )
         with self._cond:
             self.published.append(item)
             if topic_key not in self.handlers:
                 return item.message_id
             self._pending += 1
-        self._pool.submit(self._deliver, item)
+            heapq.heappush(self._queue, (-item.depth, next(self._seq), item))
+        try:
+            self._pool.submit(self._next)
+        except RuntimeError:  # closed after stop(): the message is recorded, never delivered
+            with self._cond:
+                item.cancelled = True
+                self._pending -= 1
+                self._cond.notify_all()
         return item.message_id
+
+    def _next(self) -> None:
+        """Deliver the most urgent queued message (one call per publish, so none is missed)."""
+        with self._cond:
+            _, _, item = heapq.heappop(self._queue)
+            if self._stopped and item.depth == 0:
+                # Stopped (Ctrl-C): a date not started yet stays queued in the ledger.
+                item.cancelled = True
+                self._pending -= 1
+                self._cond.notify_all()
+                return
+        self._local.depth = item.depth
+        try:
+            self._deliver(item)
+        finally:
+            self._local.depth = -1
+
+    def stop(self) -> int:
+        """Stop handing out new work (Ctrl-C): queued first-step messages are never delivered;
+        deliveries under way and the next steps of started dates finish. Return how many
+        queued messages were dropped."""
+        with self._cond:
+            self._stopped = True
+            dropped = sum(1 for _, _, item in self._queue if item.depth == 0)
+        return dropped
+
+    @property
+    def stopped(self) -> bool:
+        """Whether ``stop()`` was called."""
+        return self._stopped
 
     def _body(self, item: Published) -> dict[str, Any]:
         return {
@@ -113,6 +160,8 @@ class LocalBus(Publisher):
                             error=item.errors[-1],
                         )
                         self._dead_letter(item)
+                        return
+                    if self._stopped:  # Ctrl-C: no more redeliveries (the date stays unfinished)
                         return
                     delay = min(self.max_backoff_s, self.min_backoff_s * 2 ** (item.attempts - 1))
                     time.sleep(delay)
@@ -158,6 +207,10 @@ class LocalBus(Publisher):
             return [p for p in self.published if p.dead_lettered]
 
     def close(self) -> None:
-        """Wait for deliveries and stop the workers."""
+        """Wait for deliveries and stop the workers (after ``stop()``: at most about a second)."""
+        if self._stopped:
+            self.drain(timeout=0.2)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            return
         self.drain()
         self._pool.shutdown(wait=True)

@@ -360,7 +360,7 @@ def test_cli_blocks_forces_and_reruns_failed(
 
     code, out, _ = cli(capsys, *pinned, "--json", "--requested-by", "carol", "--warehouse", url)
     assert code == 1
-    report = json.loads(out)
+    report = json.loads(out)["data"]
     assert [(r["game_date"], r["status"]) for r in report["dates"]] == [
         (INCIDENT.isoformat(), "blocked"),
         (NEXT.isoformat(), "blocked"),
@@ -420,7 +420,7 @@ def test_cli_blocks_forces_and_reruns_failed(
         capsys, "backfill", *whole_range, "--rerun", "failed", "--json", "--warehouse", url
     )
     assert code == 0
-    statuses = {r["game_date"]: r["status"] for r in json.loads(out)["dates"]}
+    statuses = {r["game_date"]: r["status"] for r in json.loads(out)["data"]["dates"]}
     assert {d for d, s in statuses.items() if s == "succeeded"} == {
         INCIDENT.isoformat(),
         NEXT.isoformat(),
@@ -449,7 +449,7 @@ def test_cli_usage_errors_exit_2_and_write_nothing(
         ),
         (["--dates", f"{INCIDENT},{future}"], f"{future} is in the future (today is "),
         (["--start-date", "2021-01-01", "--end-date", "2022-02-05"], "at most 400 per request"),
-        (["--start-date", str(NEXT), "--end-date", str(INCIDENT)], "is before start_date"),
+        (["--start-date", str(NEXT), "--end-date", str(INCIDENT)], "is before --start-date"),
         (["--start-date", "2023-02-30", "--end-date", str(END)], "is not a date"),
         (["--start-date", str(START)], "give --start-date and --end-date"),
     ]

@@ -141,7 +141,7 @@ def pcf_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, A
     from shared.tools.cli.main import main
 
     assert main([*args, "--json"]) == 0
-    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)["data"]
     return doc
 
 

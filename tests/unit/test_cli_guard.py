@@ -74,13 +74,13 @@ def test_seed_without_pandas_names_the_extra(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1] == f"pcf seed {HINT}"
 
 
-def test_report_without_matplotlib_names_the_extra(tmp_path: Path) -> None:
-    # The warehouse works (duckdb is there); only the report's plotting library is missing.
+def test_report_without_plotly_names_the_extra(tmp_path: Path) -> None:
+    # The warehouse works (duckdb is there); only the report's chart library is missing.
     wh = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    out = tmp_path / "r.png"
+    out = tmp_path / "r.html"
     result = pcf(
         tmp_path,
-        "matplotlib",
+        "plotly",
         f"init|--warehouse|{wh}",
         "--block",
         f"report|--start-date|2023-02-15|--end-date|2023-02-20|--out|{out}|--warehouse|{wh}",

@@ -1,7 +1,7 @@
 """The ``pcf`` command: init, seed, process, backfill, status, report, cleanup, schedule, sql.
 
 ``pip install .`` (no extras) installs only the runtime's requirements, so a command that needs a
-local tool (DuckDB, sqlglot, pandas, the report's matplotlib, the Cloud Scheduler client, …)
+local tool (DuckDB, sqlglot, pandas, the report's plotly, the Cloud Scheduler client, …)
 says which extra to install and exits 2 instead of dying with a traceback; a ``bigquery://``
 command without Google credentials says how to get them, also in one line with exit 2.
 """

@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from shared.messages import BackfillRequest, new_run_id
-from shared.rules.statuses import FAILING
+from shared.rules.statuses import FAILING, FINAL_OK, RETRYABLE
 from shared.tools.cli.common import (
     UsageError,
     add_warehouse_arg,
     date_list,
+    is_tty,
     iso_date,
     open_app,
+    positive_int,
     print_json,
     print_table,
     settings_from,
@@ -32,6 +35,8 @@ SUMMARY_COLUMNS = [
     "source",
     "status",
 ]
+# A date is done for this run once its ledger row reaches one of these (the bar counts them).
+FINAL_STATUSES = frozenset((*FINAL_OK, *RETRYABLE))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,7 +69,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="auto",
         help="pin the context source (default auto)",
     )
-    p.add_argument("--workers", type=int, metavar="N", help="local bus workers (default 2)")
+    p.add_argument(
+        "--workers", type=positive_int, metavar="N", help="local bus workers (default 2)"
+    )
     p.add_argument(
         "--via",
         choices=["local", "pubsub"],
@@ -73,22 +80,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--run-id", help="run id (default: generated, sortable)")
     p.add_argument("--requested-by", default=None, help="who asks (default: your user name)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_warehouse_arg(p)
     p.set_defaults(func=cmd_backfill)
 
-    p = sub.add_parser("status", help="latest ledger state per date")
+    p = sub.add_parser("status", help="latest ledger state per date (read-only)")
     p.add_argument("--start-date", type=iso_date, metavar="YYYY-MM-DD")
     p.add_argument("--end-date", type=iso_date, metavar="YYYY-MM-DD")
-    p.add_argument("--run", dest="run_id", help="only this run")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--run-id", dest="run_id", help="only this run")
+    p.add_argument("--run", dest="run_id", help=argparse.SUPPRESS)  # old name, kept as alias
     add_warehouse_arg(p)
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("report", help="a picture of coverage and status per date")
+    p = sub.add_parser(
+        "report",
+        help="a self-contained HTML page: calendar, chart, per-date history (read-only)",
+    )
     p.add_argument("--start-date", type=iso_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--end-date", type=iso_date, required=True, metavar="YYYY-MM-DD")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.png|FILE.html")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.html")
     add_warehouse_arg(p)
     p.set_defaults(func=cmd_report)
 
@@ -103,6 +112,11 @@ def build_request(args: argparse.Namespace) -> BackfillRequest:
         raise UsageError('--force needs --reason "why the gate is overridden" (it is audited)')
     if args.reason and not args.force:
         raise UsageError("--reason is only used with --force")
+    if args.start_date and args.end_date and args.end_date < args.start_date:
+        raise UsageError(
+            f"--end-date {args.end_date} is before --start-date {args.start_date}",
+            "the range is inclusive: swap the two dates",
+        )
     try:
         return BackfillRequest(
             start_date=args.start_date,
@@ -117,7 +131,9 @@ def build_request(args: argparse.Namespace) -> BackfillRequest:
             run_id=args.run_id or new_run_id(),
         )
     except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+        errors = getattr(exc, "errors", None)
+        text = str(errors()[0].get("msg", exc)) if callable(errors) and errors() else str(exc)
+        raise UsageError(text.removeprefix("Value error, ")) from exc
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -141,8 +157,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         message_id = publisher.publish("backfill_requests", req)
         print(
             f"published backfill {req.run_id} to {publisher.topic_path('backfill_requests')} "
-            f"(message {message_id}); follow it with: pcf status --run {req.run_id}"
+            f"(message {message_id}); follow it with: pcf status --run-id {req.run_id}"
         )
+        print_json({"run_id": req.run_id, "published": message_id, "dates": []})
         return 0
 
     from shared.entrypoint import Delivery
@@ -172,8 +189,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 )
             return 0
         wire_local_bus(app, bus)
-        result = dispatch_backfill(app, req, Delivery("cli", 1, None, {}))
-        _wait_with_progress(bus, len(result.sent))
+        started = time.monotonic()
+        result = None
+        try:
+            result = dispatch_backfill(app, req, Delivery("cli", 1, None, {}))
+            _wait_with_progress(app, bus, result)
+        except KeyboardInterrupt:
+            dropped = bus.stop()
+            bus.drain(timeout=0.8)
+            _interrupted(args, req, result, dropped, _unfinished(app, result))
+            return 130
+        elapsed = time.monotonic() - started
         summary = summarize(app, result)
         alerts = [m.model_dump(mode="json") for m in bus.messages("alerts")]
         dead = [
@@ -206,29 +232,157 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         for r in summary:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         print("totals: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        final = sum(
+            1
+            for r in summary
+            if r["status"] in FINAL_STATUSES or str(r["status"]).startswith("skipped")
+        )
+        rate = len(result.sent) / elapsed if elapsed > 0 else 0.0
+        print(
+            f"done: {final}/{len(summary)} dates final in {elapsed:.1f}s "
+            f"({rate:.1f} dates/s processed)"
+        )
     return 1 if failing or dead else 0
 
 
-def _wait_with_progress(bus: LocalBus, total: int) -> None:
-    tty = sys.stderr.isatty()
-    last = -1
-    while not bus.drain(timeout=0.5):
-        done = bus.completed["validate_coverage"] + _skips(bus)
-        if tty and total:
-            width = 30
-            filled = int(width * min(done, total) / total)
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} dates")
-            sys.stderr.flush()
-        elif total and done * 10 // total != last:
-            last = done * 10 // total
-            print(f"progress: {done}/{total} dates", file=sys.stderr)
-    if tty and total:
-        sys.stderr.write(f"\r[{'#' * 30}] {total}/{total} dates\n")
+def _final_count(app: Any, result: Any) -> int:
+    """Dates of the plan that reached a final state: plan-time skips + final ledger rows."""
+    from shared.sql import ledger as ledger_sql
+
+    sent = set(result.sent)
+    done = len(result.lines) - len(sent)
+    if not sent:
+        return done
+    rows = app.warehouse.query(
+        ledger_sql.RUN_ROWS,
+        {"start_date": min(sent), "end_date": max(sent), "run_id": result.run_id},
+    )
+    return done + sum(1 for r in rows if r["game_date"] in sent and r["status"] in FINAL_STATUSES)
 
 
-def _skips(bus: LocalBus) -> int:
-    # Dates skipped inside process_date publish no ValidateCoverage.
-    return max(0, bus.completed["process_date"] - len(bus.messages("validate_coverage")))
+def _wait_with_progress(app: Any, bus: LocalBus, result: Any, poll_s: float = 0.5) -> None:
+    """Wait for the run; show how many planned dates are final (bar at a terminal, lines else)."""
+    total = len(result.lines)
+    if not result.sent:
+        return
+    if not is_tty(sys.stderr) or not _has_rich():
+        last_decile = -1
+        while not bus.drain(timeout=poll_s * 4):
+            done = _final_count(app, result)
+            if done * 10 // total != last_decile:
+                last_decile = done * 10 // total
+                print(f"progress: {done}/{total} dates final", file=sys.stderr, flush=True)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from shared.tools.cli.common import console
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(f"backfill {result.run_id}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("dates"),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("ETA {task.fields[eta]}"),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=False,
+        refresh_per_second=8,
+    ) as progress:
+        start = time.monotonic()
+        first = total - len(result.sent)
+        task = progress.add_task(
+            "backfill", total=total, completed=first, rate="0.0 dates/s", eta="-:--:--"
+        )
+        while True:
+            finished = bus.drain(timeout=poll_s)
+            done = _final_count(app, result)
+            elapsed = time.monotonic() - start
+            rate = (done - first) / elapsed if elapsed > 0 else 0.0
+            progress.update(
+                task, completed=done, rate=f"{rate:.1f} dates/s", eta=_eta(total - done, rate)
+            )
+            if finished:
+                break
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _eta(remaining: int, rate: float) -> str:
+    """``H:MM:SS`` left at ``rate`` dates/s (``-:--:--`` before the first date is done)."""
+    if rate <= 0:
+        return "-:--:--"
+    seconds = int(remaining / rate + 0.5)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _unfinished(app: Any, result: Any) -> list[date]:
+    """Dates the run sent that have no final ledger row yet (best effort after Ctrl-C)."""
+    if result is None or not result.sent:
+        return []
+    from shared.sql import ledger as ledger_sql
+
+    try:
+        rows = app.warehouse.query(
+            ledger_sql.RUN_ROWS,
+            {"start_date": min(result.sent), "end_date": max(result.sent), "run_id": result.run_id},
+        )
+    except Exception:  # the hint must print even if the warehouse is busy
+        return []
+    final = {r["game_date"] for r in rows if r["status"] in FINAL_STATUSES}
+    return [d for d in result.sent if d not in final]
+
+
+def _interrupted(
+    args: argparse.Namespace,
+    req: BackfillRequest,
+    result: Any,
+    dropped: int,
+    unfinished: list[date],
+) -> None:
+    """Tell what Ctrl-C left behind and the commands that resume it."""
+    import shlex
+
+    where = (
+        ["--dates", ",".join(d.isoformat() for d in req.dates)]
+        if req.dates
+        else ["--start-date", str(req.start_date), "--end-date", str(req.end_date)]
+    )
+    extra = ["--warehouse", args.warehouse] if getattr(args, "warehouse", None) else []
+    if req.source != "auto":
+        extra += ["--source", req.source]
+    if req.force:
+        extra += ["--force", "--reason", req.force_reason or ""]
+    base = shlex.join(["pcf", "backfill", *where, *extra])
+    run = result.run_id if result is not None else req.run_id
+    print(
+        f"\npcf backfill: interrupted: run {run} stopped; {dropped} dates not started stay "
+        "`queued` (nothing half-written is checkpointed)",
+        file=sys.stderr,
+    )
+    print(f"  resume the unfinished dates:  {base} --rerun missing", file=sys.stderr)
+    print(f"  retry blocked/failed dates:   {base} --rerun failed", file=sys.stderr)
+    print(f"  see where it stopped:         pcf status --run-id {run}", file=sys.stderr)
+    if req.rerun == "all" and unfinished and len(unfinished) <= 31:
+        # --rerun missing would skip dates an older run checkpointed: name the dates instead.
+        dates = ",".join(d.isoformat() for d in unfinished)
+        rest = shlex.join(["pcf", "backfill", "--dates", dates, *extra, "--rerun", "all"])
+        print(f"  redo exactly what this --rerun all run did not finish:  {rest}", file=sys.stderr)
 
 
 def summarize(app: Any, result: Any) -> list[dict[str, Any]]:
@@ -269,7 +423,7 @@ def _status_range(args: argparse.Namespace) -> tuple[date, date]:
         raise UsageError("give both --start-date and --end-date")
     if args.run_id:
         return date(1900, 1, 1), date(2999, 12, 31)
-    raise UsageError("give --start-date and --end-date, or --run RUN_ID")
+    raise UsageError("give --start-date and --end-date, or --run-id RUN_ID")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -278,7 +432,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from shared.usecases import ledger
 
     start, end = _status_range(args)
-    app = open_app(args)
+    app = open_app(args, read_only=True)
     try:
         latest = ledger.latest_by_date(app.warehouse, start, end, run_id=args.run_id)
         # In flight for longer than the lease → reported `stalled` (never stored).
@@ -287,7 +441,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         app.close()
     rows = [{**row, "status": reported[d]} for d, row in latest.items()]
     if args.json:
-        print_json(rows)
+        print_json({"dates": rows})
         return 0
     print_table(
         rows,
@@ -300,8 +454,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "coverage_pct",
             "data_source",
             "forced",
-            "force_reason",
-            "requested_by",
+            "source_reason",
             "attempts",
             "run_id",
         ],
@@ -310,19 +463,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Render coverage and status per date to PNG or HTML."""
-    from shared.tools.report import render_report
-    from shared.usecases import ledger
+    """Write the self-contained HTML report of a date range."""
+    from shared.tools.report import collect, render_report
 
     if args.end_date < args.start_date:
-        raise UsageError("--end-date is before --start-date")
-    if args.out.suffix.lower() not in (".png", ".html"):
-        raise UsageError(f"--out {args.out}: use a .png or .html file name")
-    app = open_app(args)
+        raise UsageError(f"--end-date {args.end_date} is before --start-date {args.start_date}")
+    if args.out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out {args.out}: the report is an HTML page, use a .html file name")
+    app = open_app(args, read_only=True)
     try:
-        latest = ledger.latest_by_date(app.warehouse, args.start_date, args.end_date)
+        data = collect(app, args.start_date, args.end_date)
     finally:
         app.close()
-    render_report(list(latest.values()), args.start_date, args.end_date, args.out)
-    print(f"wrote {args.out} ({len(latest)} dates)")
+    render_report(data, args.out)
+    print_json({"out": str(args.out), "dates": len(data.days), "counts": data.counts()})
+    print(f"wrote {args.out} ({len(data.days)} dates): open it in a browser")
     return 0

@@ -62,7 +62,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DATE=N",
         help="keep only N UPCG players on DATE (repeatable)",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_warehouse_arg(p)
     p.set_defaults(func=cmd_seed)
 
@@ -76,7 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--mode", choices=["backfill", "daily"], default="backfill")
     p.add_argument("--run-id", help="ledger run id (default: a new one)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_warehouse_arg(p)
     p.set_defaults(func=cmd_process)
 
@@ -86,7 +84,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help='SQL, e.g. "SELECT COUNT(*) AS n FROM nba_precompute.'
         "player_composite_factors WHERE game_date = '2023-02-23'\"",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON array of row objects")
     add_warehouse_arg(p)
     p.set_defaults(func=cmd_sql)
 
@@ -95,10 +92,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     """Create datasets and tables."""
     app = open_app(args)
     try:
-        for name in app.warehouse.create_all():
-            print(f"ok  {name}")
+        tables = app.warehouse.create_all()
     finally:
         app.close()
+    print_json({"tables": tables})
+    for name in tables:
+        print(f"ok  {name}")
     return 0
 
 
@@ -209,16 +208,15 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Run an ad-hoc BigQuery-dialect query."""
-    app = open_app(args)
+    """Run an ad-hoc BigQuery-dialect query (the warehouse must exist)."""
+    app = open_app(args, must_exist=True)
     try:
         # Braces in ad-hoc SQL are literal text, not table placeholders.
         text = args.query.replace("{", "{{").replace("}", "}}")
         rows = app.warehouse.query(Sql("adhoc", text))
     finally:
         app.close()
-    if args.json:
-        print_json(rows)
-    else:
+    print_json(rows)
+    if not args.json:
         print_table(rows)
     return 0

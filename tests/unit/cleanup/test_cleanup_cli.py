@@ -74,7 +74,7 @@ def test_dry_run_json(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["cleanup", "--dry-run", "--today", "2026-01-13", "--tables", UTCG, "--json"]
     code, out, _ = pcf([*args, "--warehouse", f"duckdb:///{db}"], capsys)
     assert code == 0
-    doc = json.loads(out)
+    doc = json.loads(out)["data"]
     assert (doc["dry_run"], doc["ok"], doc["cutoff_date"], doc["error"]) == (
         True,
         True,
@@ -152,7 +152,7 @@ def test_cleanup_list_then_restore_round_trip(db: Path, capsys: pytest.CaptureFi
     wh = ["--warehouse", f"duckdb:///{db}"]
     before = all_upcg(db)
     code, out, _ = pcf(["cleanup", "--today", "2026-01-13", "--json", *wh], capsys)
-    cleanup_id = json.loads(out)["cleanup_id"]
+    cleanup_id = json.loads(out)["data"]["cleanup_id"]
 
     code, out, _ = pcf(["cleanup", "list", *wh], capsys)
     assert code == 0
@@ -168,7 +168,7 @@ def test_cleanup_list_then_restore_round_trip(db: Path, capsys: pytest.CaptureFi
     code, out, _ = pcf([*restore, "--dry-run"], capsys)
     assert code == 0 and "would re-insert 3 of the 3 rows" in out
     code, out, _ = pcf([*restore, "--json"], capsys)
-    doc = json.loads(out)
+    doc = json.loads(out)["data"]
     assert code == 0 and doc["action"] == "restore" and doc["restore_of"] == cleanup_id
     assert [(t["table_name"], t["restored_rows"]) for t in doc["tables"]] == [(UPCG, 3), (UTCG, 2)]
     assert all_upcg(db) == before

@@ -142,7 +142,7 @@ def test_cli_schedule_show_and_run(
     monkeypatch.setenv("PCF_REGION", "us-east1")
 
     assert main(["schedule", "show", "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    shown = json.loads(capsys.readouterr().out)["data"]
     assert shown["job"]["name"] == JOB and shown["job"]["schedule"] == "0 4 * * *"
     assert shown["job"]["topic"] == "projects/my-proj/topics/pcf-cleanup"
     assert port.calls == []  # show is offline
