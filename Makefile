@@ -73,4 +73,4 @@ bench-stack: $(STAMP) $(BQEMU_STAMP)  ## a month of dates through the emulator s
 include infra/infra.mk
 
 # `make test` on a fresh machine installs what the infra and emulator tests need too.
-test: $(CHECKOV) $(BQEMU_STAMP)
+test: $(CHECKOV) $(TFSCHEMA_STAMP) $(BQEMU_STAMP)
