@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.warehouse.base import Sql
+from shared.warehouse.schemas import get_schema
 
 # One grouped query for a whole range: per calendar day, what the schedule, PGS and UPCG hold,
 # and the start of the season the day belongs to (latest season started on or before it).
@@ -183,12 +184,7 @@ SELECT ctx.*,
     {"game_date": "DATE"},
 )
 
-_PCF_COLUMNS = (
-    "player_lookup, universal_player_id, game_id, game_date, run_id, data_source, fatigue_score, "
-    "shot_zone_mismatch_score, pace_score, usage_spike_score, referee_favorability_score, "
-    "look_ahead_pressure_score, travel_impact_score, opponent_strength_score, "
-    "total_composite_adjustment, fatigue_context_json, shot_zone_context_json, pace_context_json, "
-    "usage_context_json, calculation_version, data_completeness_pct, missing_data_fields, "
-    "has_warnings, warning_details, data_hash, processed_at"
-)
-PCF_COLUMNS = [c.strip() for c in _PCF_COLUMNS.split(",")]
+# The written column list is the schema file's (infra/schemas/player_composite_factors.json): a
+# new column is added there once and every statement below follows.
+PCF_COLUMNS = get_schema("player_composite_factors").column_names
+_PCF_COLUMNS = ", ".join(PCF_COLUMNS)
