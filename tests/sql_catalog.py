@@ -19,6 +19,7 @@ SAMPLE = {
     "BOOL": False,
     "FLOAT64": 1.5,
     "TIMESTAMP": datetime(2023, 2, 23, tzinfo=UTC),
+    "ARRAY<DATE>": [date(2023, 2, 23), date(2023, 2, 24)],
 }
 # Placeholders that are not pipeline tables: the table a staged one is shaped like.
 STAGED_LIKE = {
@@ -26,6 +27,7 @@ STAGED_LIKE = {
     "coverage.publish": "player_composite_factors",
     "coverage.verify": "player_composite_factors",
     "ledger.queue_many": "backfill_ledger",
+    "ledger.upsert_many": "backfill_ledger",
     "explain.missing_staged": "player_composite_factors",
 }
 
