@@ -342,8 +342,10 @@ def test_named_statement_runs_on_bigquery_with_typed_parameters(wh_app: App, sql
         if sql.text.lstrip().upper().startswith(("SELECT", "WITH")):
             rows = wh.query(sql, params, **idents)
             assert isinstance(rows, list)
-            if sql.name in ("processing.date_plan", "coverage.audit", "cleanup.table_stats"):
+            if sql.name in ("processing.date_plan", "cleanup.table_stats"):
                 assert len(rows) == 1  # one row even on empty tables
+            if sql.name in ("coverage.audit", "coverage.verify"):
+                assert len(rows) == len(params["game_dates"])  # one row per date, even empty
         else:
             assert wh.execute(sql, params, **idents) >= 0
     finally:
@@ -527,12 +529,14 @@ def test_process_date_and_validate_coverage_on_real_dates(season_app: App, duck_
         (processing_sql.DATE_PLAN, {"start_date": date(2023, 2, 1), "end_date": date(2023, 3, 5)}),
         (processing_sql.CONTEXT_FROM_PGS, processing_sql.dates_params([INCIDENT])),
         (processing_sql.CONTEXT_FROM_UPCG, processing_sql.dates_params([FULL_UPCG])),
+        (processing_sql.CONTEXT_FROM_PGS, processing_sql.dates_params([INCIDENT, FULL_UPCG])),
     ],
     ids=[
         "date_plan_season_start",
         "date_plan_feb",
         "context_from_pgs",
         "context_from_upcg",
+        "context_from_pgs_two_dates",
     ],
 )
 def test_queries_agree_with_the_embedded_warehouse(
