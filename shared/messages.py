@@ -188,6 +188,8 @@ class ValidateCoverage(_ForceAudit):
         problem = _chunk_problem(self.game_date, self.game_dates)
         if problem:
             raise ValueError(problem)
+        if self.written is not None and [w.game_date for w in self.written] != self.dates:
+            raise ValueError("written must describe exactly the dates of the message, in order")
         return self
 
     @property

@@ -127,3 +127,25 @@ def test_chunk_dates_and_sizes() -> None:
         chunk_dates(days, 0)
     with pytest.raises(ValidationError):
         BackfillRequest(dates=days, chunk_size=0)
+
+
+def test_a_validate_chunk_describes_exactly_its_dates() -> None:
+    from shared.messages import ValidateCoverage, WrittenDate
+
+    days = [date(2023, 1, 15), date(2023, 1, 16)]
+
+    def written(day: date) -> WrittenDate:
+        return WrittenDate(
+            game_date=day,
+            data_source="UPCG",
+            upcg_players=12,
+            expected_players=12,
+            rows_written=12,
+        )
+
+    ok = ValidateCoverage(
+        run_id="r", game_date=days[0], game_dates=days, written=[written(x) for x in days]
+    )
+    assert ok.dates == days
+    with pytest.raises(ValidationError, match="exactly the dates"):
+        ValidateCoverage(run_id="r", game_date=days[0], game_dates=days, written=[written(days[0])])
