@@ -9,7 +9,7 @@ contexts and hashes are identical — the before/after guard of the throughput w
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -65,21 +65,38 @@ def season_range(warehouse: Warehouse) -> tuple[date, date]:
     return row["first_date"], row["last_date"]
 
 
-def full_backfill(app: App, run_id: str, source: str = "auto", timeout_s: float = 900) -> None:
-    """Dispatch one request over the whole seeded schedule and wait for every cascade."""
+def windows(first: date, last: date, size: int) -> list[tuple[date, date]]:
+    """[first, last] cut into consecutive windows of at most ``size`` calendar days."""
+    out = []
+    while first <= last:
+        end = min(last, first + timedelta(days=size - 1))
+        out.append((first, end))
+        first = end + timedelta(days=1)
+    return out
+
+
+def full_backfill(app: App, run_id: str, source: str = "auto", timeout_s: float = 1800) -> int:
+    """Backfill the whole seeded schedule and wait for every cascade; return the request count.
+
+    A range longer than ``max_dates_per_request`` is sent as consecutive requests (as an
+    operator would split it), all in flight at once.
+    """
     from shared.usecases.dispatch_backfill import dispatch_backfill
 
     first, last = season_range(app.warehouse)
-    dispatch_backfill(
-        app,
-        BackfillRequest(
-            start_date=first,
-            end_date=last,
-            requested_by="fingerprint",
-            run_id=run_id,
-            source=source,  # type: ignore[arg-type]
-        ),
-        Delivery(message_id=None, attempt=None, publish_time=None, attributes={}),
-    )
+    parts = windows(first, last, app.settings.max_dates_per_request)
+    for start, end in parts:
+        dispatch_backfill(
+            app,
+            BackfillRequest(
+                start_date=start,
+                end_date=end,
+                requested_by="fingerprint",
+                run_id=run_id,
+                source=source,  # type: ignore[arg-type]
+            ),
+            Delivery(message_id=None, attempt=None, publish_time=None, attributes={}),
+        )
     if not app.bus.drain(timeout=timeout_s):  # type: ignore[attr-defined]
         raise RuntimeError(f"backfill {run_id} did not finish within {timeout_s:.0f} s")
+    return len(parts)

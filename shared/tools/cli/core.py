@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="with --synthetic: N consecutive seasons from 2022-23 on (default 1)",
+        help="with --synthetic: N consecutive seasons ending with 2022-23 (default 1)",
     )
     p.add_argument(
         "--stale-upcg",

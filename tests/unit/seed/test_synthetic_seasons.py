@@ -1,5 +1,6 @@
-"""Several synthetic seasons (`pcf seed --synthetic --seasons N`, issue 13): deterministic, the
-first season unchanged, later seasons shifted a year each with their own schedule, loadable."""
+"""Several synthetic seasons (`pcf seed --synthetic --seasons N`, issue 13): deterministic,
+2022-23 unchanged and last (every season is in the past), earlier seasons a year apart each with
+their own schedule, loadable."""
 
 from __future__ import annotations
 
@@ -34,26 +35,26 @@ def test_two_seasons_are_deterministic(two_seasons: Path, tmp_path: Path) -> Non
         assert (again / name).read_bytes() == (two_seasons / name).read_bytes(), kind
 
 
-def test_the_first_season_is_the_single_season(two_seasons: Path, synthetic_dir: Path) -> None:
+def test_the_last_season_is_the_single_season(two_seasons: Path, synthetic_dir: Path) -> None:
     for kind in ("player_game_logs", "team_game_logs", "schedule", "player_shot_zones"):
         one = _read(synthetic_dir, kind)
-        first = _read(two_seasons, kind).head(len(one))
-        pd.testing.assert_frame_equal(first, one, check_dtype=False)
+        last = _read(two_seasons, kind).tail(len(one)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(last, one, check_dtype=False)
 
 
-def test_the_second_season_is_a_year_later_with_its_own_schedule(two_seasons: Path) -> None:
+def test_the_earlier_season_is_a_year_before_with_its_own_schedule(two_seasons: Path) -> None:
     sched = _read(two_seasons, "schedule")
     assert len(sched) == 2 * 1230 and sched["game_id"].is_unique
-    later = sched[sched["game_id"].str.startswith("00223")]
-    assert len(later) == 1230
-    days = pd.to_datetime(later["game_date"]).dt.date
-    assert (days.min(), days.max()) == (date(2023, 10, 18), date(2024, 4, 9))
-    # Every team plays 82 games in the later season too.
-    games = pd.concat([later["home_abbr"], later["away_abbr"]]).value_counts()
+    earlier = sched[sched["game_id"].str.startswith("00221")]
+    assert len(earlier) == 1230 and list(earlier.index) == list(range(1230))  # oldest first
+    days = pd.to_datetime(earlier["game_date"]).dt.date
+    assert (days.min(), days.max()) == (date(2021, 10, 18), date(2022, 4, 9))
+    # Every team plays 82 games in the earlier season too.
+    games = pd.concat([earlier["home_abbr"], earlier["away_abbr"]]).value_counts()
     assert set(games) == {82} and len(games) == 30
-    # Its own draw: not the first season's pairings moved a year.
-    first = sched[sched["game_id"].str.startswith("00222")]
-    assert list(first["home_abbr"]) != list(later["home_abbr"])
+    # Its own draw: not 2022-23's pairings moved a year.
+    last = sched[sched["game_id"].str.startswith("00222")]
+    assert list(last["home_abbr"]) != list(earlier["home_abbr"])
 
 
 def test_players_carry_over_and_age(two_seasons: Path) -> None:
@@ -63,12 +64,12 @@ def test_players_carry_over_and_age(two_seasons: Path) -> None:
     seasons = logs["game_id"].str.slice(0, 5)
     per_player = logs.groupby("player_id")["game_id"].agg(lambda s: set(s.str.slice(0, 5)))
     assert (per_player.map(len) == 2).mean() > 0.9  # most players appear in both seasons
-    assert set(seasons) == {"00222", "00223"}
+    assert set(seasons) == {"00221", "00222"}
 
 
 def test_two_seasons_derive_and_plan_per_season(two_seasons: Path, tmp_path: Path) -> None:
     tables = derive_tables(two_seasons)
-    assert set(tables["nba_schedule"]["season_year"]) == {2022, 2023}
+    assert set(tables["nba_schedule"]["season_year"]) == {2021, 2022}
     assert len(tables["nba_schedule"]) == 2460
 
     app = make_app(f"duckdb:///{tmp_path / 'wh.duckdb'}", wire=False)
@@ -86,8 +87,8 @@ def test_two_seasons_derive_and_plan_per_season(two_seasons: Path, tmp_path: Pat
     finally:
         app.close()
     assert [(r["season_year"], r["first_day"]) for r in starts] == [
+        (2021, date(2021, 10, 18)),
         (2022, date(2022, 10, 18)),
-        (2023, date(2023, 10, 18)),
     ]
 
 
