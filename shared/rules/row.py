@@ -60,23 +60,8 @@ class RowRejected(ValueError):
 def round_half_away(value: float, places: int) -> float:
     """Round like BigQuery ROUND(): half away from zero on the value's shortest decimal form."""
     # repr() is the shortest string that round-trips, so 0.15 rounds to 0.2 as a reader expects.
-    text = repr(float(value))
-    if places < 0 or "e" in text or "n" in text:  # exponent form, inf, nan: the general path
-        return _round_decimal(text, places)
-    sign = "-" if text[0] == "-" else ""
-    whole, _, frac = text.lstrip("-").partition(".")
-    if len(frac) <= places:
-        return float(text) + 0.0  # already on the grid; -0.0 normalised
-    # Same digits Decimal.quantize(ROUND_HALF_UP) keeps, without building Decimals.
-    digits = str(int(whole + frac[:places]) + (frac[places] >= "5")).rjust(places + 1, "0")
-    cut = len(digits) - places
-    return float(f"{sign}{digits[:cut]}.{digits[cut:]}") + 0.0
-
-
-def _round_decimal(text: str, places: int) -> float:
-    """round_half_away through Decimal (the definition; used for the rare exponent forms)."""
     quantum = Decimal(1).scaleb(-places)
-    rounded = float(Decimal(text).quantize(quantum, rounding=ROUND_HALF_UP))
+    rounded = float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
     # Normalise -0.0 so equal rows render (and hash) identically.
     return rounded + 0.0
 

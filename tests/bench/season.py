@@ -397,7 +397,7 @@ def throughput_report(
     last = runs[-1]
     processed = last["statuses"].get("succeeded", 0) + last["statuses"].get("warned", 0)
     rss = max(max(r["rss"] for r in runs), floor["rss"], seed["rss"])
-    costs = last["season_cost"]
+    costs = {int(year): cost for year, cost in last["season_cost"].items()}  # JSON keys are str
     print(f"\n{label}: {processed} processed dates, {floor['project_rows']:,} rows")
     print(f"  project backfill   {wall:7.2f} s wall  {cpu:7.2f} s CPU  (median of {len(runs)})")
     print(

@@ -10,18 +10,13 @@ import hashlib
 import json
 import random
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from shared.rules import PlayerContext, build_row, data_hash, round_half_away
 from shared.rules.row import RUN_COLUMNS, context_json
-
-
-def reference_round(value: float, places: int) -> float:
-    quantum = Decimal(1).scaleb(-places)
-    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
 
 
 def reference_hash_value(value: object) -> str:
@@ -45,20 +40,6 @@ def reference_hash(row: dict[str, Any]) -> str:
         if name not in RUN_COLUMNS and name != "data_hash"
     )
     return hashlib.sha256("|".join(pairs).encode("utf-8")).hexdigest()[:16]
-
-
-TIES = [0.05, 0.15, 0.25, 0.35, 1.005, 2.675, -0.05, -0.15, -2.675, 9.995, -9.995, 0.045]
-EDGES = [0.0, -0.0, 1e-20, -1e-7, 1e16, 123456789.987654, -0.04, 0.96, 9.96, 99.95, -99.95]
-
-
-@pytest.mark.parametrize("places", [0, 1, 2, 3])
-def test_round_half_away_equals_the_decimal_definition(places: int) -> None:
-    rng = random.Random(13)
-    values = TIES + EDGES + [rng.uniform(-30, 30) for _ in range(20000)]
-    values += [round(rng.uniform(-30, 30), rng.randint(1, 4)) for _ in range(20000)]
-    for v in values:
-        got, want = round_half_away(v, places), reference_round(v, places)
-        assert repr(got) == repr(want), (v, places)
 
 
 def test_round_half_away_ties_go_away_from_zero() -> None:
