@@ -52,7 +52,7 @@ def test_template_statement_equals_render_then_transpile(app: App, sql: Sql) -> 
 
 
 def test_staging_names_do_not_defeat_the_cache(app: App) -> None:
-    merge = next(s for s in STATEMENTS if s.name == "processing.replace_pcf_date")
+    merge = next(s for s in STATEMENTS if s.name == "coverage.publish")
     assert transpile_template(merge.text) is not None  # the stand-ins survive transpilation
     transpile_template.cache_clear()
     wh = app.warehouse
