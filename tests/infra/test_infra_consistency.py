@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra_helpers import REPO_ROOT, TF_DIR, Terraform
+from tests.infra.infra_helpers import REPO_ROOT, TF_DIR, Terraform
 
 ALERTS = json.loads((REPO_ROOT / "infra" / "alerts.json").read_text(encoding="utf-8"))["kinds"]
 README = (REPO_ROOT / "infra" / "README.md").read_text(encoding="utf-8")

@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_helpers import REPO_ROOT, TF_DIR, probe_module, terraform_env
+
+from tests.infra.infra_helpers import REPO_ROOT, TF_DIR, probe_module, terraform_env
 
 DEPLOY = REPO_ROOT / "infra" / "deploy.sh"
 ENV_DIR = TF_DIR / "environments"

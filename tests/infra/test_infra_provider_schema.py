@@ -15,8 +15,9 @@ import re
 from typing import Any
 
 import pytest
-from infra_helpers import TF_DIR, Terraform
-from provider_schema import (
+
+from tests.infra.infra_helpers import TF_DIR, Terraform
+from tests.infra.provider_schema import (
     PROVIDER_VERSION,
     Block,
     ProviderSchema,

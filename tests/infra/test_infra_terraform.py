@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import LOCAL_ONLY_SETTINGS, REPO_ROOT, TF_DIR, Terraform, plain
+
+from tests.infra.infra_helpers import LOCAL_ONLY_SETTINGS, REPO_ROOT, TF_DIR, Terraform, plain
 
 TF_FILES = sorted(TF_DIR.glob("*.tf"))
 EXPECTED_FILES = {

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, probe_module, run_terraform
+
+from tests.infra.infra_helpers import REPO_ROOT, probe_module, run_terraform
 
 TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(

@@ -1,7 +1,8 @@
 """Helpers of the emulator tier: reach a running stack, publish, pull, poll, build Apps on it.
 
-Imported by ``conftest.py`` (fixtures) and the test modules (``from stack_helpers import …``,
-the same pattern as ``tests/infra/infra_helpers.py``). Every wait is bounded polling on a
+Imported by ``conftest.py`` (fixtures) and the test modules
+(``from tests.integration.stack_helpers import …``, the same pattern as
+``tests/infra/infra_helpers.py``). Every wait is bounded polling on a
 condition (deadline + short poll interval), never a fixed sleep.
 """
 

@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from google.cloud import bigquery
-from stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
 from shared.app import App, build_app
 from shared.config import Settings
@@ -38,6 +37,7 @@ from shared.usecases.ledger import LedgerUpdate
 from shared.usecases.process_date import process_date
 from shared.usecases.validate_coverage import PublishOutcome, publish, validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
+from tests.integration.stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
 
 pytestmark = pytest.mark.stack

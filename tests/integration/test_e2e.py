@@ -26,15 +26,6 @@ from typing import Any
 
 import pytest
 from google.api_core.exceptions import NotFound
-from stack_helpers import (
-    ExtraFunction,
-    PullSink,
-    Stack,
-    payload,
-    read_log,
-    run_ledger,
-    wait_for,
-)
 
 from shared.app import App
 from shared.clock import et_today
@@ -46,6 +37,15 @@ from shared.tools.stack import PubSubPlan, SubscriptionInfo, provision_pubsub, p
 from shared.topology import load_topology
 from shared.usecases.dispatch_backfill import dispatch_backfill
 from shared.warehouse import Sql
+from tests.integration.stack_helpers import (
+    ExtraFunction,
+    PullSink,
+    Stack,
+    payload,
+    read_log,
+    run_ledger,
+    wait_for,
+)
 from tests.season_facts import END, EXPECTED, INCIDENT, NEXT, OFF_DAYS, STALE, START
 
 pytestmark = [pytest.mark.stack, pytest.mark.realdata]
