@@ -30,7 +30,9 @@ def test_every_alert_kind_has_a_policy() -> None:
     )
     for kind, spec in ALERTS.items():
         assert spec["severity"] in ("WARNING", "ERROR", "CRITICAL"), kind
-        assert spec["title"] and spec["fires_when"] and spec["action"], kind
+        assert spec["title"], kind
+        assert spec["fires_when"], kind
+        assert spec["action"], kind
 
 
 def test_every_kind_raised_in_code_is_a_known_kind() -> None:

@@ -102,7 +102,8 @@ def test_default_ownership_and_grants(tmp_path: Path, topology: dict[str, Any]) 
     assert env["PCF_CLEANUP_TABLES"] == (
         '["upcoming_player_game_context","upcoming_team_game_context"]'
     )
-    assert env["PCF_COVERAGE_BLOCK_PCT"] == "90" and env["PCF_LOG_FORMAT"] == "json"
+    assert env["PCF_COVERAGE_BLOCK_PCT"] == "90"
+    assert env["PCF_LOG_FORMAT"] == "json"
     from shared.messages import ALERT_KINDS
 
     assert sorted(out["alert_kinds"]) == sorted(ALERT_KINDS)

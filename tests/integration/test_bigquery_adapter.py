@@ -211,9 +211,13 @@ def test_insert_rows_is_a_typed_batch_load(wh_app: App) -> None:
     assert [r["player_lookup"] for r in got] == ["ajones", "bsmith", "csmith"]
     first = got[0]
     assert first["player_full_name"] == "Añé Jones"
-    assert first["game_date"] == day and first["home_game"] is True and first["points"] == 22
-    assert first["minutes_played"] == Decimal("31.5") and first["usage_rate"] == Decimal("24.125")
-    assert got[1]["minutes_played"] is None and got[1]["home_game"] is False
+    assert first["game_date"] == day
+    assert first["home_game"] is True
+    assert first["points"] == 22
+    assert first["minutes_played"] == Decimal("31.5")
+    assert first["usage_rate"] == Decimal("24.125")
+    assert got[1]["minutes_played"] is None
+    assert got[1]["home_game"] is False
     assert got[2]["usage_rate"] is None
     with pytest.raises(WarehouseError, match="not in table"):
         wh.insert_rows("player_game_summary", [{"player_lookup": "x", "nope": 1}])
@@ -406,8 +410,10 @@ def test_ledger_upsert_queue_many_and_latest(wh_app: App) -> None:
         "PGS_SYNTHETIC",
         "m1",
     )
-    assert row["coverage_pct"] == Decimal("100.0") and row["error"] is None
-    assert row["attempts"] == 1 and row["forced"] is False
+    assert row["coverage_pct"] == Decimal("100.0")
+    assert row["error"] is None
+    assert row["attempts"] == 1
+    assert row["forced"] is False
     assert row["created_at"] <= row["updated_at"]
 
     # queue_many inserts only the (run, date) rows that are new: d1 keeps its status.
@@ -539,7 +545,8 @@ def test_queries_agree_with_the_embedded_warehouse(
 ) -> None:
     on_bq = comparable(season_app.warehouse.query(sql, params))
     on_duck = comparable(duck_app.warehouse.query(sql, params))
-    assert on_bq and len(on_bq) == len(on_duck)
+    assert on_bq
+    assert len(on_bq) == len(on_duck)
     for bq_row, duck_row in zip(on_bq, on_duck, strict=True):
         assert bq_row == duck_row
 
@@ -621,7 +628,8 @@ def test_copy_rows_to_new_table_creates_and_never_replaces(wh_app: App) -> None:
     name = "it_copy_target"
     assert not wh.table_exists("backup", name)
     made = wh.copy_rows_to_new_table(copy, {"cutoff": day}, "backup", name, 30, target=target)
-    assert made == wh.dataset_table("backup", name) and wh.table_exists("backup", name)
+    assert made == wh.dataset_table("backup", name)
+    assert wh.table_exists("backup", name)
     count = Sql("it.count", "SELECT COUNT(*) AS n FROM {t}")
     assert wh.query(count, t=made) == [{"n": 2}]
     with pytest.raises(WarehouseError):  # create-only: a clash is an error

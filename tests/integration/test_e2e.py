@@ -382,13 +382,15 @@ def test_a_transient_failure_is_redelivered_and_completes(
     # Both deliveries reached the use case (attempts counts them); the second one finished.
     assert (row["status"], row["attempts"], row["actual_players"]) == ("succeeded", 2, expected)
     deliveries = faults.deliveries(run_id)
-    assert len(deliveries) == 2 and deliveries[1] > deliveries[0]
+    assert len(deliveries) == 2
+    assert deliveries[1] > deliveries[0]
     warned = [
         r
         for r in records(faults.log, message_id=message_id)
         if r["severity"] == "WARNING" and "will be redelivered" in r["message"]
     ]
-    assert len(warned) == 1 and "injected 503" in warned[0]["message"]
+    assert len(warned) == 1
+    assert "injected 503" in warned[0]["message"]
     counts = season.warehouse.query(PCF_COUNTS, {"a": TRANSIENT_DATE, "b": TRANSIENT_DATE})
     assert [(r["n_rows"], r["n_players"]) for r in counts] == [(expected, expected)]
 

@@ -457,7 +457,8 @@ def test_cli_usage_errors_exit_2_and_write_nothing(
         code, out, err = cli(capsys, "backfill", *args, "--warehouse", url)
         assert code == 2, (args, out, err)
         assert message in err, (args, err)
-        assert "pcf" in err and "error" in err
+        assert "pcf" in err
+        assert "error" in err
     with reopened(url) as app:
         everything = app.warehouse.query(
             LEDGER_ROWS, {"a": date(2000, 1, 1), "b": date(2100, 1, 1)}

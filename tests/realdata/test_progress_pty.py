@@ -145,7 +145,8 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
         assert term.read_until(lambda t: max(bar_counts(t)) > first, 30), term.text[-2000:]
         plain = ANSI.sub("", term.text)
         total = {int(m.group(2)) for m in BAR.finditer(plain)}
-        assert len(total) == 1 and total.pop() == (season["b"] - season["a"]).days + 1
+        assert len(total) == 1
+        assert total.pop() == (season["b"] - season["a"]).days + 1
         # An ETA once a date is done (rate > 0).
         assert term.read_until(lambda t: bool(eta_shown(t)), 10), term.text[-2000:]
 
@@ -166,7 +167,8 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     assert '{"severity"' not in out
     assert "interrupted: run pty-run stopped" in out
     [resume] = re.findall(r"resume the unfinished dates:\s+(pcf backfill .*--rerun missing)", out)
-    assert "--rerun failed" in out and f"pcf status --run-id {run_id}" in out
+    assert "--rerun failed" in out
+    assert f"pcf status --run-id {run_id}" in out
 
     app = build_app(Settings(warehouse=url), bus=LocalBus(workers=1))
     try:
@@ -174,7 +176,8 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     finally:
         app.close()
     finished = sum(n for s, n in statuses.items() if s in ("succeeded", "warned"))
-    assert finished > 0 and max(bar_counts(out)) <= len(plan_dates(out))
+    assert finished > 0
+    assert max(bar_counts(out)) <= len(plan_dates(out))
     assert statuses.get("queued", 0) > 0  # dates never started stay queued
     unfinished = sum(n for s, n in statuses.items() if s not in FINAL_OK)
 

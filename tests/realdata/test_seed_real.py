@@ -232,7 +232,8 @@ def test_pace_context_by_hand(real_tables, real_dir):
     den_row = _row(utcg, "team_abbr", "DEN", "game_date", "2023-02-26")
     assert den_row["team_pace_last_10"] == pytest.approx(den.tail(10).mean())
     assert den_row["opponent_team_abbr"] == "LAC"
-    assert pd.isna(den_row["game_total"]) and pd.isna(den_row["game_spread"])
+    assert pd.isna(den_row["game_total"])
+    assert pd.isna(den_row["game_spread"])
     assert len(utcg) == 2_460
     assert on(utcg, "game_date", "2022-10-18")["team_pace_last_10"].isna().all()
 
@@ -275,7 +276,8 @@ def test_psza_pooled_rates_by_hand(real_tables, real_dir):
 def test_psza_first_night_is_early_season(real_tables):
     psza = on(real_tables["player_shot_zone_analysis"], "analysis_date", "2022-10-20")
     davis = psza[psza["player_lookup"] == "anthonydavis"].iloc[0]
-    assert davis["games_in_sample"] == 1 and davis["early_season_flag"]
+    assert davis["games_in_sample"] == 1
+    assert davis["early_season_flag"]
     assert davis["paint_rate_last_10"] == pytest.approx(100 * 17 / 22)
 
 
@@ -321,7 +323,8 @@ def test_tdza_by_hand(real_tables, real_dir):
     assert row["mid_range_defense_vs_league_avg"] == pytest.approx(-4.582811, abs=1e-6)
     assert row["three_pt_defense_vs_league_avg"] == pytest.approx(-1.647141, abs=1e-6)
     assert row["weakest_zone"] == "paint"
-    assert row["games_in_sample"] == 15 and not row["early_season_flag"]
+    assert row["games_in_sample"] == 15
+    assert not row["early_season_flag"]
 
 
 def test_tdza_has_no_row_before_a_teams_first_game(real_tables):

@@ -179,7 +179,8 @@ def test_spec_numbers(
     assert len(logs.find("WARNING", "Low coverage")) == (1 if status == "warned" else 0)
     if blocked:
         (alert,) = alerts(app)
-        assert alert.game_date == D and alert.run_id == RUN
+        assert alert.game_date == D
+        assert alert.run_id == RUN
         assert alert.details["actual_players"] == actual
         assert alert.details["expected_players"] == expected
         assert alert.details["coverage_pct"] == pct
@@ -191,7 +192,8 @@ def test_warned_log_names_the_shortfall(app: App, logs: Any) -> None:
     seed_counts(app, actual=169, pgs=187)
     validate(app)
     (record,) = logs.find("WARNING", "Low coverage")
-    assert "169/187" in record["message"] and "18 missing" in record["message"]
+    assert "169/187" in record["message"]
+    assert "18 missing" in record["message"]
     assert record["coverage_pct"] == 90.4
     assert record["checkpointed"] is True
 
@@ -240,9 +242,11 @@ def test_zero_expected_with_final_games_blocks_as_no_expected_players(app: App) 
     )
     assert live(app) == before  # nothing published
     row = ledger_row(app)
-    assert row["status"] == "blocked" and "no_expected_players" in row["error"]
+    assert row["status"] == "blocked"
+    assert "no_expected_players" in row["error"]
     (alert,) = alerts(app)
-    assert alert.kind == "coverage_blocked" and alert.details["reason"] == "no_expected_players"
+    assert alert.kind == "coverage_blocked"
+    assert alert.details["reason"] == "no_expected_players"
     assert alert.details["final_games"] == 10
 
 
@@ -316,7 +320,8 @@ def test_warehouse_error_while_counting_fails_safe(
     row = ledger_row(app)
     assert row["status"] == "failed"
     assert str(error) in row["error"]
-    assert row["actual_players"] is None and row["coverage_pct"] is None
+    assert row["actual_players"] is None
+    assert row["coverage_pct"] is None
     (alert,) = alerts(app)
     assert alert.kind == "validation_failed"
     assert alert.game_date == D
@@ -361,13 +366,15 @@ def test_a_stale_run_is_superseded_and_changes_nothing(app: App, logs: Any) -> N
 
     stage(app, players[:1])  # the old run: 1 row, forced
     result = validate(app, force=True, force_reason="pinned UPCG on purpose")
-    assert result.status == "superseded" and not result.published
+    assert result.status == "superseded"
+    assert not result.published
     assert live(app) == before
     assert ledger_row(app)["status"] == "superseded"
     latest = ledger.latest_by_date(app.warehouse, D, D)[D]
     assert (latest["run_id"], latest["status"]) == (LIVE_RUN, "succeeded")
     (alert,) = [a for a in alerts(app) if a.run_id == RUN]
-    assert alert.kind == "stale_run" and alert.details["newer_run_id"] == LIVE_RUN
+    assert alert.kind == "stale_run"
+    assert alert.details["newer_run_id"] == LIVE_RUN
 
 
 def test_an_older_checkpoint_does_not_fence_a_newer_run(app: App) -> None:
@@ -417,7 +424,8 @@ def test_the_fence_is_inside_the_publish_statement(app: App) -> None:
     )
     result = validate(racing, force=True, force_reason="old pinned run")
     assert result.status == "superseded"
-    assert {run for run, _ in live(app).values()} == {LIVE_RUN} and len(live(app)) == 187
+    assert {run for run, _ in live(app).values()} == {LIVE_RUN}
+    assert len(live(app)) == 187
 
 
 def test_two_runs_delivered_concurrently_end_with_the_newer_one_live(app: App) -> None:
@@ -469,7 +477,8 @@ def test_a_live_partition_that_differs_after_publish_fails_and_alerts(app: App) 
     result = validate(broken)
     assert result.status == "failed"
     row = ledger_row(app)
-    assert row["status"] == "failed" and "188 live rows, 187 staged" in row["error"]
+    assert row["status"] == "failed"
+    assert "188 live rows, 187 staged" in row["error"]
     assert [a.kind for a in alerts(app)] == ["publish_failed"]
 
 
@@ -478,7 +487,8 @@ def test_a_redelivered_validation_publishes_the_same_rows(app: App) -> None:
     assert validate(app).status == "succeeded"
     first = live(app)
     assert validate(app).status == "succeeded"
-    assert live(app) == first and len(first) == 187
+    assert live(app) == first
+    assert len(first) == 187
 
 
 def test_data_source_in_messages_is_a_closed_set() -> None:

@@ -78,8 +78,10 @@ def test_valid_message_reaches_the_use_case_with_delivery_facts(app: App) -> Non
     body["deliveryAttempt"] = 3
     run(cloud_event(body), ProcessDate, lambda a, m, d: seen.append((m, d)), app=app)
     msg, delivery = seen[0]
-    assert msg.game_date == date(2023, 2, 23) and msg.source == "upcg"
-    assert delivery.message_id == "m-9" and delivery.attempt == 3
+    assert msg.game_date == date(2023, 2, 23)
+    assert msg.source == "upcg"
+    assert delivery.message_id == "m-9"
+    assert delivery.attempt == 3
 
 
 def test_transient_failure_raises_for_redelivery(app: App, logs: Any) -> None:
@@ -110,7 +112,8 @@ def test_unexpected_failure_raises_and_permanent_failure_acks(app: App, logs: An
 
     run(cloud_event(body), ProcessDate, permanent, app=app)
     record = logs.find("ERROR", "failed permanently")[0]
-    assert record["run_id"] == "r1" and record["game_date"] == "2023-02-23"
+    assert record["run_id"] == "r1"
+    assert record["game_date"] == "2023-02-23"
 
 
 def test_payload_round_trip_and_strict_dates() -> None:

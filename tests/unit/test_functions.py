@@ -146,4 +146,5 @@ def test_record_dead_letter_function_marks_the_date_failed(env: Path) -> None:
     assert (row["run_id"], row["status"]) == ("r-dl", "failed")
     assert row["error"] == "dead-lettered after 5 attempts (ProcessDate)"
     (alert,) = app.bus.messages("alerts")  # type: ignore[attr-defined]
-    assert alert.kind == "dead_lettered" and str(alert.game_date) == day
+    assert alert.kind == "dead_lettered"
+    assert str(alert.game_date) == day

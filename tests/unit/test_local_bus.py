@@ -116,7 +116,8 @@ def test_a_dead_letter_is_forwarded_to_the_dlq_topic_like_pubsub(bus: LocalBus) 
     assert len(dlq) == 5
     assert _payload(dlq[0]) == json.loads(_msg().to_bytes())
     attributes = dlq[0]["message"]["attributes"]
-    assert attributes["type"] == "ProcessDate" and attributes["run_id"] == "r-test"
+    assert attributes["type"] == "ProcessDate"
+    assert attributes["run_id"] == "r-test"
     assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
     assert [p.topic_key for p in bus.published] == ["process_date", "process_date-dlq"]
     assert [d.topic_key for d in bus.dead_letters()] == ["process_date", "process_date-dlq"]

@@ -71,11 +71,13 @@ def test_spec_numbers(
 def test_messages() -> None:
     warned = coverage_verdict(actual=169, expected=187, force=False, force_reason=None)
     assert warned.message.startswith("Low coverage")
-    assert "169/187" in warned.message and "90.4%" in warned.message
+    assert "169/187" in warned.message
+    assert "90.4%" in warned.message
 
     blocked = coverage_verdict(actual=168, expected=187, force=False, force_reason=None)
     assert blocked.message.startswith("COVERAGE VALIDATION FAILED")
-    assert "168/187" in blocked.message and "89.8%" in blocked.message
+    assert "168/187" in blocked.message
+    assert "89.8%" in blocked.message
     assert "19 missing" in blocked.message
     assert blocked.missing == 19
 

@@ -23,7 +23,8 @@ def test_missing_folder(tmp_path):
     missing = tmp_path / "nope"
     with pytest.raises(SeedError, match="does not exist") as info:
         derive_tables(missing)
-    assert str(missing) in str(info.value) and "PCF_DATA_DIR" in str(info.value)
+    assert str(missing) in str(info.value)
+    assert "PCF_DATA_DIR" in str(info.value)
 
 
 def test_file_instead_of_folder(season):

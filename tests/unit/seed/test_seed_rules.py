@@ -43,7 +43,8 @@ def test_spec_worked_example(tmp_path):
     row = _context(write_mini_season(tmp_path, games))
     assert row["player_lookup"] == "zoeotest"  # "Zoë O'Test"
     assert row["universal_player_id"] == "zoeotest_001"
-    assert row["days_rest"] == 0 and bool(row["back_to_back"])
+    assert row["days_rest"] == 0
+    assert bool(row["back_to_back"])
     assert row["games_in_last_7_days"] == 4
     assert row["minutes_in_last_7_days"] == 140
     assert row["avg_minutes_per_game_last_7"] == pytest.approx(35.0)
@@ -56,7 +57,8 @@ def test_spec_worked_example(tmp_path):
 
 def test_days_rest_is_14_without_a_game_in_the_window(tmp_path):
     row = _context(write_mini_season(tmp_path / "a", [(_iso(15), 30.0, 20.0), (_iso(0), 1, 1)]))
-    assert row["days_rest"] == 14 and row["games_in_last_7_days"] == 0
+    assert row["days_rest"] == 14
+    assert row["games_in_last_7_days"] == 0
     assert row["avg_minutes_per_game_last_7"] == 0.0
     assert pd.isna(row["projected_usage_rate"])  # fewer than 3 games
     assert row["avg_usage_rate_last_7_games"] == pytest.approx(20.0)  # last 7 games, any date
@@ -98,7 +100,8 @@ def test_psza_needs_a_shot_before_the_day(tmp_path):
     assert psza["analysis_date"].tolist() == [D]  # none on the debut
     assert psza["paint_rate_last_10"].tolist() == [100.0]
     assert psza["primary_scoring_zone"].tolist() == ["paint"]
-    assert psza["games_in_sample"].tolist() == [1] and psza["early_season_flag"].tolist() == [True]
+    assert psza["games_in_sample"].tolist() == [1]
+    assert psza["early_season_flag"].tolist() == [True]
     tdza = tables["team_defense_zone_analysis"]
     # BBB's opponents made their only (paint) shot, as did the whole league: exactly average.
     bbb = tdza[tdza["team_abbr"] == "BBB"].iloc[0]
@@ -168,4 +171,5 @@ def test_processed_at_defaults_to_now_utc(tmp_path):
     before = datetime.now(UTC)
     tables = derive_tables(write_mini_season(tmp_path, [(_iso(0), 30.0, 20.0)]))
     stamp = tables["upcoming_team_game_context"]["processed_at"].iloc[0]
-    assert stamp.tzinfo is not None and stamp >= pd.Timestamp(before).floor("us")
+    assert stamp.tzinfo is not None
+    assert stamp >= pd.Timestamp(before).floor("us")
