@@ -29,6 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from shared.app import App, build_app
 from shared.config import REPO_ROOT, Settings
 from shared.tools.local_bus import LocalBus
@@ -83,6 +85,7 @@ class ThreadTally(DelegatingWarehouse):
         self.thread = thread
         self.thread_trips = 0
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         """Tally calls made from the measured thread."""
         if threading.current_thread() is self.thread:

@@ -170,7 +170,7 @@ def test_nothing_outside_terraform_creates_functions_or_jobs() -> None:
     assert not violations, "\n".join(violations)
 
 
-def test_ownership_grep_catches_a_second_owner(tmp_path: Path) -> None:
+def test_ownership_grep_catches_a_second_owner() -> None:
     """The grep patterns match what the old deploy path did (so the test above can fail)."""
     samples = [
         "gcloud functions deploy process_date --gen2",

@@ -396,7 +396,7 @@ def test_no_public_principals(terraform: Terraform) -> None:
         assert "google_service_account.invoker[each.key]" in body["member"], name
 
 
-def test_iam_follows_topology(terraform: Terraform, topology: dict[str, Any]) -> None:
+def test_iam_follows_topology(terraform: Terraform) -> None:
     loc = terraform.locals
     assert "cfg.writes_tables" in loc["table_writers"]
     assert "cfg.writes_datasets" in loc["editor_datasets"]

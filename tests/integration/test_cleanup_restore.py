@@ -151,7 +151,7 @@ def test_crash_after_delete_is_reconciled_and_restored(small: App) -> None:
     app.clock = lambda: t0
     req = CleanupRequest(today=date(2026, 1, 13), tables=[UPCG])
 
-    def crash(step: str, o: TableOutcome) -> None:
+    def crash(step: str, _outcome: TableOutcome) -> None:
         if step == "delete":
             raise Crash
 

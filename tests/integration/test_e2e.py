@@ -165,7 +165,11 @@ class Probes:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def probes(stack: Stack, faults: ExtraFunction, alerts: PullSink) -> Iterator[Probes]:
+def probes(
+    stack: Stack,
+    faults: ExtraFunction,
+    alerts: PullSink,  # noqa: ARG001  (subscribed before the probes publish: their alerts count)
+) -> Iterator[Probes]:
     """Publish the malformed and the always-failing message first (their clocks start now)."""
     process_dlq = stack.sink(stack.topic("process_date") + stack.topology.delivery.dlq_suffix)
     token = uuid.uuid4().hex[:10]
@@ -418,8 +422,9 @@ def test_a_message_that_always_fails_is_dead_lettered_after_5_attempts(
     assert (row["status"], row["attempts"]) == ("processing", delivery.max_delivery_attempts)
 
 
+@pytest.mark.usefixtures("dead_lettered")
 def test_five_transient_failures_end_failed_by_the_dlq_consumer_then_rerun_failed(
-    stack: Stack, season: App, probes: Probes, alerts: PullSink, dead_lettered: list[Any]
+    stack: Stack, season: App, probes: Probes, alerts: PullSink
 ) -> None:
     attempts = stack.topology.delivery.max_delivery_attempts
 
@@ -453,8 +458,9 @@ def test_five_transient_failures_end_failed_by_the_dlq_consumer_then_rerun_faile
     assert final[DEAD_LETTER_DATE]["actual_players"] == pgs > 0
 
 
+@pytest.mark.usefixtures("dead_lettered")
 def test_a_malformed_message_is_acknowledged_once_and_logged_at_error(
-    stack: Stack, probes: Probes, alerts: PullSink, dead_lettered: list[Any]
+    stack: Stack, probes: Probes, alerts: PullSink
 ) -> None:
     # dead_lettered: a message published after this one has used up all its attempts, so a
     # redelivery of this one would have happened by now.

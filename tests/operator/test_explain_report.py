@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A warehouse after ``make demo`` (synthetic season, blocked → forced → fixed)."""
     from shared.tools import demo
 
@@ -58,7 +57,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         logger.handlers[:] = handlers
         logger.setLevel(level)
-    yield url
+    return url
 
 
 def expected_players(url: str, day: str) -> int:

@@ -193,7 +193,7 @@ def test_an_overlapping_run_cannot_replace_the_backup_of_2460_utcg_rows(
         req = CleanupRequest(today=date(2023, 6, 1), tables=[UTCG], allow_large_delete=True)
         others: list[Any] = []
 
-        def run_b(step: str, o: Any) -> None:
+        def run_b(step: str, _outcome: Any) -> None:
             if step in ("intent", "delete"):
                 others.append(cleanup_upcoming(app, req, Delivery("m-b", 1, None, {})))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typing_extensions import override
 
 from shared.app import App
 from shared.config import REPO_ROOT
@@ -243,6 +244,7 @@ class FlakyStaging(DelegatingWarehouse):
         self.armed = True
         self.failures = 0
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if self.armed and operation == "write_staging_table":
             self.failures += 1

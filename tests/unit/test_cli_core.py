@@ -327,7 +327,7 @@ def test_broken_pipe_is_quiet(wh: str) -> None:
 
 
 # -- logs ---------------------------------------------------------------------------------------
-def test_log_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_formats() -> None:
     import io
 
     from shared import log
@@ -365,7 +365,7 @@ def test_text_lines_are_coloured_and_fit_the_terminal() -> None:
     assert "\n" not in coloured
 
 
-def test_functions_always_log_json(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_functions_always_log_json() -> None:
     from shared import log
     from shared.tools.cli.logtext import TextFormatter
 

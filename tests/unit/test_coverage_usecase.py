@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from typing_extensions import override
 
 from shared.app import App
 from shared.entrypoint import Delivery
@@ -295,6 +296,7 @@ class FailingWarehouse(DelegatingWarehouse):
         super().__init__(inner)
         self.error = error
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if sql is not None and sql.name == "coverage.audit":
             raise self.error
@@ -330,7 +332,7 @@ def test_warehouse_error_while_counting_fails_safe(
     assert not logs.find(contains="Coverage OK")
 
 
-def test_a_run_that_never_staged_fails_with_a_clear_reason(app: App, logs: Any) -> None:
+def test_a_run_that_never_staged_fails_with_a_clear_reason(app: App) -> None:
     seed_counts(app, actual=0, pgs=187)
     publish_live(app, _players("player", 187), LIVE_RUN, T0 - timedelta(days=1))
     before = live(app)
@@ -356,7 +358,7 @@ def test_staged_rows_of_another_run_fail(app: App) -> None:
     assert live(app) == {}
 
 
-def test_a_stale_run_is_superseded_and_changes_nothing(app: App, logs: Any) -> None:
+def test_a_stale_run_is_superseded_and_changes_nothing(app: App) -> None:
     players = _players("player", 187)
     seed_counts(app, actual=0, pgs=187)
     newer = T0 + timedelta(hours=1)
@@ -396,6 +398,7 @@ class PublishRace(DelegatingWarehouse):
         super().__init__(inner)
         self.act = act
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if sql is not None and sql.name == "coverage.publish" and self.act is not None:
             act, self.act = self.act, None
@@ -466,6 +469,7 @@ def test_two_runs_delivered_concurrently_end_with_the_newer_one_live(app: App) -
 class TamperingWarehouse(DelegatingWarehouse):
     """Something else writes the live partition between the publish and its verification."""
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if sql is not None and sql.name == "coverage.verify":
             self.inner.insert_rows("player_composite_factors", pcf_rows(["intruder"], D, "zz"))

@@ -59,7 +59,7 @@ BAD_MESSAGES = {
 def test_malformed_message_is_logged_and_acknowledged(app: App, logs: Any, name: str) -> None:
     calls: list[ProcessDate] = []
 
-    def use_case(a: App, msg: ProcessDate, d: Delivery) -> None:
+    def use_case(_app: App, msg: ProcessDate, _delivery: Delivery) -> None:
         calls.append(msg)
 
     run(cloud_event(BAD_MESSAGES[name]), ProcessDate, use_case, app=app)  # must not raise
@@ -76,7 +76,7 @@ def test_valid_message_reaches_the_use_case_with_delivery_facts(app: App) -> Non
     seen: list[tuple[ProcessDate, Delivery]] = []
     body = push_body(b'{"run_id": "r1", "game_date": "2023-02-23", "source": "upcg"}', "m-9")
     body["deliveryAttempt"] = 3
-    run(cloud_event(body), ProcessDate, lambda a, m, d: seen.append((m, d)), app=app)
+    run(cloud_event(body), ProcessDate, lambda _app, m, d: seen.append((m, d)), app=app)
     msg, delivery = seen[0]
     assert msg.game_date == date(2023, 2, 23)
     assert msg.source == "upcg"
@@ -85,7 +85,7 @@ def test_valid_message_reaches_the_use_case_with_delivery_facts(app: App) -> Non
 
 
 def test_transient_failure_raises_for_redelivery(app: App, logs: Any) -> None:
-    def flaky(a: App, m: ProcessDate, d: Delivery) -> None:
+    def flaky(_app: App, _msg: ProcessDate, _delivery: Delivery) -> None:
         raise TransientError("503 backend error")
 
     with pytest.raises(TransientError):
@@ -101,13 +101,13 @@ def test_transient_failure_raises_for_redelivery(app: App, logs: Any) -> None:
 def test_unexpected_failure_raises_and_permanent_failure_acks(app: App, logs: Any) -> None:
     body = push_body(b'{"run_id": "r1", "game_date": "2023-02-23"}')
 
-    def boom(a: App, m: ProcessDate, d: Delivery) -> None:
+    def boom(_app: App, _msg: ProcessDate, _delivery: Delivery) -> None:
         raise KeyError("bug")
 
     with pytest.raises(KeyError):
         run(cloud_event(body), ProcessDate, boom, app=app)
 
-    def permanent(a: App, m: ProcessDate, d: Delivery) -> None:
+    def permanent(_app: App, _msg: ProcessDate, _delivery: Delivery) -> None:
         raise PermanentError("table nba_x.y not found")
 
     run(cloud_event(body), ProcessDate, permanent, app=app)

@@ -63,10 +63,9 @@ def test_every_topology_function_has_an_entry_point() -> None:
     assert set(load_topology().raw["functions"]) <= set(FUNCTIONS)
 
 
+@pytest.mark.usefixtures("env")
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_malformed_event_is_acknowledged(
-    env: Path, function: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_malformed_event_is_acknowledged(function: str, caplog: pytest.LogCaptureFixture) -> None:
     response = post(function, b"not json")
     assert 200 <= response.status_code < 300
     assert any(
@@ -74,7 +73,8 @@ def test_malformed_event_is_acknowledged(
     )
 
 
-def test_process_date_function_processes_a_date(env: Path) -> None:
+@pytest.mark.usefixtures("env")
+def test_process_date_function_processes_a_date() -> None:
     app = default_app()
     app.warehouse.insert_rows(
         "nba_schedule",
@@ -127,7 +127,8 @@ def test_process_date_function_processes_a_date(env: Path) -> None:
     ]
 
 
-def test_record_dead_letter_function_marks_the_date_failed(env: Path) -> None:
+@pytest.mark.usefixtures("env")
+def test_record_dead_letter_function_marks_the_date_failed() -> None:
     from shared.usecases import ledger
 
     app = default_app()

@@ -99,7 +99,7 @@ def test_dead_letter_after_five_attempts(bus: LocalBus, logs: Any) -> None:
 def test_a_dead_letter_is_forwarded_to_the_dlq_topic_like_pubsub(bus: LocalBus) -> None:
     dlq: list[dict[str, Any]] = []
 
-    def always_fails(body: dict[str, Any]) -> None:
+    def always_fails(_body: dict[str, Any]) -> None:
         raise ValueError("never works")
 
     def dlq_consumer(body: dict[str, Any]) -> None:
@@ -143,10 +143,10 @@ def test_drain_waits_for_cascades(bus: LocalBus) -> None:
     release = threading.Event()
     done: list[str] = []
 
-    def first(body: dict[str, Any]) -> None:
+    def first(_body: dict[str, Any]) -> None:
         bus.publish("validate_coverage", _msg(24))
 
-    def second(body: dict[str, Any]) -> None:
+    def second(_body: dict[str, Any]) -> None:
         # Blocks until the test lets it go: drain must not return while this is pending.
         assert release.wait(timeout=30)
         bus.publish("alerts", Alert(kind="coverage_blocked", summary="low"))

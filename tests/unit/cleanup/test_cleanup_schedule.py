@@ -139,7 +139,7 @@ def test_cli_schedule_show_and_run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     port = FakeScheduler(JOB)
-    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda settings: port)
+    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda _settings: port)
     monkeypatch.setenv("PCF_PROJECT", "my-proj")
     monkeypatch.setenv("PCF_REGION", "us-east1")
 
@@ -165,6 +165,6 @@ def test_cli_schedule_apply_no_longer_exists(capsys: pytest.CaptureFixture[str])
 def test_cli_schedule_run_of_a_missing_job_exits_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda settings: FakeScheduler())
+    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda _settings: FakeScheduler())
     assert main(["schedule", "run"]) == 1
     assert "Terraform creates it" in capsys.readouterr().err

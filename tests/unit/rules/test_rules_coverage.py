@@ -128,14 +128,17 @@ def test_thresholds_are_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "error"),
     [
-        {"actual": -1, "expected": 10},
-        {"actual": 1, "expected": -10},
-        {"actual": 1, "expected": 10, "block_pct": 96.0, "warn_pct": 95.0},
-        {"actual": 1, "expected": 10, "warn_pct": 101.0},
+        ({"actual": -1, "expected": 10}, "player counts must be >= 0"),
+        ({"actual": 1, "expected": -10}, "player counts must be >= 0"),
+        (
+            {"actual": 1, "expected": 10, "block_pct": 96.0, "warn_pct": 95.0},
+            "block_pct <= warn_pct",
+        ),
+        ({"actual": 1, "expected": 10, "warn_pct": 101.0}, "warn_pct <= 100"),
     ],
 )
-def test_invalid_arguments_are_rejected(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_arguments_are_rejected(kwargs: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         coverage_verdict(force=False, force_reason=None, **kwargs)
