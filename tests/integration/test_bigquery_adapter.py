@@ -38,7 +38,7 @@ from shared.usecases.process_date import process_date
 from shared.usecases.validate_coverage import PublishOutcome, publish, validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
 from tests.integration.stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
-from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
+from tests.sql_catalog import SAMPLE, STATEMENTS, check_sample_run, run_sample
 
 pytestmark = pytest.mark.stack
 
@@ -296,62 +296,15 @@ def test_staging_an_empty_batch_still_makes_a_table(wh_app: App) -> None:
 # -- every named statement ---------------------------------------------------------------------
 
 
-def test_the_sql_module_is_collected() -> None:
-    names = {s.name for s in STATEMENTS}
-    assert {
-        "processing.date_plan",
-        "coverage.publish",
-        "ledger.upsert",
-        "ledger.queue_many",
-        "coverage.audit",
-        "cleanup.take_lease",
-    } <= names
-
-
 @pytest.mark.parametrize("sql", STATEMENTS, ids=lambda s: s.name)
 def test_named_statement_runs_on_bigquery_with_typed_parameters(wh_app: App, sql: Sql) -> None:
+    # Staged tables hold one typed row here, so the MERGEs bind real values on BigQuery.
+    staged = {
+        "player_composite_factors": pcf_row(SAMPLE["DATE"], "zed", "0.00"),
+        "backfill_ledger": {"run_id": "it-sample", "game_date": SAMPLE["DATE"], "status": "queued"},
+    }
     wh = wh_app.warehouse
-    params: dict[str, Any] = {name: SAMPLE[kind] for name, kind in sql.types.items()}
-    if sql.name in ("ledger.upsert", "ledger.mark_dead_lettered"):
-        params.update(status="queued", attempt_increment=0)
-    idents: dict[str, str] = {}
-    staged: list[str] = []
-    placeholders = sql.placeholders()
-    if "staging" in placeholders:
-        like = STAGED_LIKE[sql.name]
-        sample = (
-            pcf_row(SAMPLE["DATE"], "zed", "0.00")
-            if like == "player_composite_factors"
-            else {
-                "run_id": "it-sample",
-                "game_date": SAMPLE["DATE"],
-                "status": "queued",
-            }
-        )
-        idents["staging"] = wh.stage_rows(like, [sample], tag="it")
-        staged.append(idents["staging"])
-    if "target" in placeholders:
-        idents["target"] = wh.table("upcoming_player_game_context")
-    if "backup" in placeholders:
-        idents["backup"] = wh.copy_rows_to_new_table(
-            cleanup_sql.STALE_ROWS,
-            {"cutoff": SAMPLE["DATE"]},
-            "backup",
-            f"it_backup_{sql.name.replace('.', '_')}",
-            None,
-            target=wh.table("upcoming_player_game_context"),
-        )
-    try:
-        if sql.text.lstrip().upper().startswith(("SELECT", "WITH")):
-            rows = wh.query(sql, params, **idents)
-            assert isinstance(rows, list)
-            if sql.name in ("processing.date_plan", "coverage.audit", "cleanup.table_stats"):
-                assert len(rows) == 1  # one row even on empty tables
-        else:
-            assert wh.execute(sql, params, **idents) >= 0
-    finally:
-        for name in staged:
-            wh.drop_staging(name)
+    check_sample_run(sql, run_sample(wh, sql, tag="it", staged_rows=staged))
 
 
 def test_failing_statements_raise_instead_of_returning_nothing(wh_app: App) -> None:
