@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.app import App
+from shared.tools.local_bus import LocalBus
 from shared.warehouse import Row, Rows, Sql, Warehouse
+
+
+def local_bus(app: App) -> LocalBus:
+    """The in-process bus of an embedded test App (typed: drain, messages, published)."""
+    assert isinstance(app.bus, LocalBus), f"expected a LocalBus, got {type(app.bus).__name__}"
+    return app.bus
 
 
 class DelegatingWarehouse(Warehouse):

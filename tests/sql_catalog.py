@@ -16,9 +16,10 @@ from typing import Any
 import shared.sql
 from shared.warehouse import Row, Sql, Warehouse
 
+SAMPLE_DATE = date(2023, 2, 23)
 # One sample value per declared BigQuery parameter type.
-SAMPLE = {
-    "DATE": date(2023, 2, 23),
+SAMPLE: dict[str, object] = {
+    "DATE": SAMPLE_DATE,
     "INT64": 1,
     "STRING": "x",
     "NUMERIC": Decimal("1.5"),
@@ -103,7 +104,7 @@ def run_sample(
         if "backup" in placeholders:
             idents["backup"] = wh.copy_rows_to_new_table(
                 STALE_ROWS,
-                {"cutoff": SAMPLE["DATE"]},
+                {"cutoff": SAMPLE_DATE},
                 "backup",
                 f"{tag}_backup_{sql.name.replace('.', '_')}",
                 None,

@@ -312,7 +312,8 @@ def report(
     row(b, "dead letters", str(bf["dead_letters"]), "0", bf["dead_letters"] == 0)
     row(b, "peak RSS", _mib(bf["rss"]), "<= 1 GiB", bf["rss"] <= TARGETS["rss_bytes"])
 
-    widths = [max(len(r[i]) for r in lines) for i in range(4)]
+    texts = [r[:4] for r in lines]
+    widths = [max(len(t[i]) for t in texts) for i in range(4)]
     header = ("phase", "metric", "value", "target")
     print(f"PCF season benchmark — {source}; {os.cpu_count()} CPUs; {workers} bus workers")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  ok")

@@ -277,7 +277,7 @@ def measure(app: App, info: StackInfo, args: argparse.Namespace) -> int:
     rows = ledger.latest_by_date(app.warehouse, args.start, args.end, run_id=run_id)
     last = max(r["updated_at"] for r in rows.values()).timestamp()
     wall = last - published
-    statuses = defaultdict(int)
+    statuses: defaultdict[str, int] = defaultdict(int)
     for r in rows.values():
         statuses[r["status"]] += 1
 

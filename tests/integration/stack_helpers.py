@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from shared.app import App, build_app
 from shared.bus.base import Publisher
@@ -33,9 +33,14 @@ T = TypeVar("T")
 
 
 def wait_for(
-    probe: Callable[[], T], *, timeout: float, what: str, every: float = POLL_SECONDS
+    probe: Callable[[], T | Literal[False] | None],
+    *,
+    timeout: float,
+    what: str,
+    every: float = POLL_SECONDS,
 ) -> T:
-    """The first truthy ``probe()`` result, polling every ``every`` s for at most ``timeout`` s."""
+    """The first truthy ``probe()`` result, polling every ``every`` s for at most ``timeout`` s
+    (a probe answers ``None`` or ``False`` while the condition does not hold yet)."""
     deadline = time.monotonic() + timeout
     while True:
         last = probe()

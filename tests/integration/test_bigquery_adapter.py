@@ -25,6 +25,7 @@ from shared.app import App, build_app
 from shared.config import Settings
 from shared.entrypoint import Delivery
 from shared.messages import CleanupRequest, ProcessDate, ValidateCoverage
+from shared.rules.cleanup import backup_table_name
 from shared.rules.planning import staging_table_name
 from shared.sql import cleanup as cleanup_sql
 from shared.sql import ledger as ledger_sql
@@ -32,13 +33,13 @@ from shared.sql import processing as processing_sql
 from shared.tools.local_bus import LocalBus
 from shared.tools.seed.load import inject_stale_upcg, seed
 from shared.usecases import ledger
-from shared.usecases.cleanup_upcoming import backup_table_name, cleanup_upcoming
+from shared.usecases.cleanup_upcoming import cleanup_upcoming
 from shared.usecases.ledger import LedgerUpdate
 from shared.usecases.process_date import process_date
 from shared.usecases.validate_coverage import PublishOutcome, publish, validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
 from tests.integration.stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
-from tests.sql_catalog import SAMPLE, STATEMENTS, check_sample_run, run_sample
+from tests.sql_catalog import SAMPLE_DATE, STATEMENTS, check_sample_run, run_sample
 
 pytestmark = pytest.mark.stack
 
@@ -300,8 +301,8 @@ def test_staging_an_empty_batch_still_makes_a_table(wh_app: App) -> None:
 def test_named_statement_runs_on_bigquery_with_typed_parameters(wh_app: App, sql: Sql) -> None:
     # Staged tables hold one typed row here, so the MERGEs bind real values on BigQuery.
     staged = {
-        "player_composite_factors": pcf_row(SAMPLE["DATE"], "zed", "0.00"),
-        "backfill_ledger": {"run_id": "it-sample", "game_date": SAMPLE["DATE"], "status": "queued"},
+        "player_composite_factors": pcf_row(SAMPLE_DATE, "zed", "0.00"),
+        "backfill_ledger": {"run_id": "it-sample", "game_date": SAMPLE_DATE, "status": "queued"},
     }
     wh = wh_app.warehouse
     check_sample_run(sql, run_sample(wh, sql, tag="it", staged_rows=staged))
@@ -519,13 +520,15 @@ def test_cleanup_backs_up_deletes_and_verifies(isolated_app: Callable[[], App]) 
     wh.insert_rows(
         "upcoming_player_game_context", [_upcg(d, p) for d in days for p in ("ann", "bob")]
     )
-    ask = {"tables": ["upcoming_player_game_context", "upcoming_team_game_context"], "today": today}
+    tables = ["upcoming_player_game_context", "upcoming_team_game_context"]
 
-    dry = cleanup_upcoming(app, CleanupRequest(dry_run=True, **ask), NO_DELIVERY)
+    dry = cleanup_upcoming(
+        app, CleanupRequest(dry_run=True, tables=tables, today=today), NO_DELIVERY
+    )
     assert [t.status for t in dry.tables] == ["dry_run", "clean"]
     assert wh.query(UPCG_ROWS, {"a": days[0], "b": days[-1]}).__len__() == 8
 
-    run = cleanup_upcoming(app, CleanupRequest(**ask), NO_DELIVERY)
+    run = cleanup_upcoming(app, CleanupRequest(tables=tables, today=today), NO_DELIVERY)
     upcg = run.tables[0]
     assert (run.cutoff_date, upcg.status, run.tables[1].status) == (
         date(2026, 1, 6),
@@ -562,7 +565,7 @@ def test_cleanup_backs_up_deletes_and_verifies(isolated_app: Callable[[], App]) 
         ("upcoming_team_game_context", "clean", 0),
     ]
 
-    again = cleanup_upcoming(app, CleanupRequest(**ask), NO_DELIVERY)
+    again = cleanup_upcoming(app, CleanupRequest(tables=tables, today=today), NO_DELIVERY)
     assert [t.status for t in again.tables] == ["clean", "clean"]
     assert not wh.table_exists(
         "backup", backup_table_name("upcoming_player_game_context", today, again.cleanup_id)

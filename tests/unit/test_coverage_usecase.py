@@ -502,4 +502,4 @@ def test_data_source_in_messages_is_a_closed_set() -> None:
         assert ValidateCoverage(run_id=RUN, game_date=D, data_source=value).data_source == value
     for value in ("upcg", "PGS", "synthetic", ""):
         with pytest.raises(ValidationError, match="data_source"):
-            ValidateCoverage(run_id=RUN, game_date=D, data_source=value)
+            ValidateCoverage.model_validate({"run_id": RUN, "game_date": D, "data_source": value})

@@ -36,7 +36,7 @@ def _read(folder: Path, kind: str) -> pd.DataFrame:
     return pd.read_csv(folder / f"{kind}_synthetic.csv", dtype={"game_id": str})
 
 
-def test_same_seed_gives_identical_bytes(synthetic_dir, tmp_path):
+def test_same_seed_gives_identical_bytes(synthetic_dir: Path, tmp_path: Path) -> None:
     again = write_synthetic_season(tmp_path / "again", seed=7)
     other = write_synthetic_season(tmp_path / "other", seed=8)
     names = sorted(p.name for p in synthetic_dir.iterdir())
@@ -48,12 +48,12 @@ def test_same_seed_gives_identical_bytes(synthetic_dir, tmp_path):
     ).read_bytes()
 
 
-def test_files_have_the_real_columns(synthetic_dir):
+def test_files_have_the_real_columns(synthetic_dir: Path) -> None:
     for kind, header in REAL_COLUMNS.items():
         assert list(_read(synthetic_dir, kind).columns) == header.split(","), kind
 
 
-def test_schedule_shape(synthetic_dir):
+def test_schedule_shape(synthetic_dir: Path) -> None:
     schedule = _read(synthetic_dir, "schedule")
     teams = _read(synthetic_dir, "team_game_logs")
     assert len(schedule) == 1_230
@@ -77,7 +77,7 @@ def test_schedule_shape(synthetic_dir):
     assert not (teams.groupby("team_abbr")["day"].diff(2).dt.days == 2).any()
 
 
-def test_box_scores_are_realistic_and_consistent(synthetic_dir):
+def test_box_scores_are_realistic_and_consistent(synthetic_dir: Path) -> None:
     logs = _read(synthetic_dir, "player_game_logs")
     teams = _read(synthetic_dir, "team_game_logs")
     shots = _read(synthetic_dir, "player_shot_zones")
@@ -114,7 +114,7 @@ def test_box_scores_are_realistic_and_consistent(synthetic_dir):
     assert (joined["fg3a_total"] == joined["fg3a"]).all()
 
 
-def test_players_roster_names_and_birthdates(synthetic_dir):
+def test_players_roster_names_and_birthdates(synthetic_dir: Path) -> None:
     players = _read(synthetic_dir, "players")
     assert len(players) == 450  # 30 teams × 15
     assert players["team_abbrs"].str.contains("|", regex=False).sum() >= 2  # deadline trades
@@ -127,7 +127,7 @@ def test_players_roster_names_and_birthdates(synthetic_dir):
     assert folded.str.lower().str.replace(r"[^a-z0-9]", "", regex=True).is_unique
 
 
-def test_synthetic_season_loads(synthetic_tables):
+def test_synthetic_season_loads(synthetic_tables: dict[str, pd.DataFrame]) -> None:
     pgs = synthetic_tables["player_game_summary"]
     upcg = synthetic_tables["upcoming_player_game_context"]
     assert 22_000 <= len(pgs) <= 30_000
