@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from google.cloud import bigquery
 
 from shared.app import App, build_app
 from shared.config import Settings
@@ -38,7 +37,13 @@ from shared.usecases.ledger import LedgerUpdate
 from shared.usecases.process_date import process_date
 from shared.usecases.validate_coverage import PublishOutcome, publish, validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
-from tests.integration.stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
+from tests.integration.stack_helpers import (
+    Stack,
+    bq_client,
+    drop_datasets,
+    isolated_settings,
+    stack_app,
+)
 from tests.sql_catalog import SAMPLE_DATE, STATEMENTS, check_sample_run, run_sample
 
 pytestmark = pytest.mark.stack
@@ -148,7 +153,7 @@ def duck_app(real_seeded_file: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_create_all_builds_every_table_from_infra_schemas(wh_app: App) -> None:
-    client: bigquery.Client = wh_app.warehouse.client  # type: ignore[attr-defined]
+    client = bq_client(wh_app)
     project = wh_app.settings.project
     for schema in load_schemas().values():
         table = client.get_table(

@@ -25,6 +25,7 @@ from shared.tools.local_bus import LocalBus
 from shared.tools.seed.load import seed
 from shared.usecases.cleanup_upcoming import TableOutcome, cleanup_upcoming, recent_runs
 from shared.warehouse import Sql, WarehouseError, get_schema
+from tests.fakes import published_alerts
 from tests.integration.stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
 pytestmark = pytest.mark.stack
@@ -170,7 +171,7 @@ def test_crash_after_delete_is_reconciled_and_restored(small: App) -> None:
     )
     assert nxt.tables[0].status == "clean"
     assert isinstance(app.bus, LocalBus)
-    assert [m.kind for m in app.bus.messages("alerts")] == ["cleanup_reconciled"]  # type: ignore[attr-defined]
+    assert [m.kind for m in published_alerts(app)] == ["cleanup_reconciled"]
 
     restore = CleanupRequest(action="restore", cleanup_id=settled.cleanup_id)
     [t] = cleanup_upcoming(app, restore, DELIVERY).tables

@@ -37,6 +37,7 @@ from shared.tools.stack import PubSubPlan, SubscriptionInfo, provision_pubsub, p
 from shared.topology import load_topology
 from shared.usecases.dispatch_backfill import dispatch_backfill
 from shared.warehouse import Sql
+from tests.fakes import local_bus
 from tests.integration.stack_helpers import (
     ExtraFunction,
     PullSink,
@@ -327,7 +328,7 @@ def test_backfill_over_pubsub_matches_the_embedded_run(
         BackfillRequest(start_date=START, end_date=END, requested_by="e2e"),
         NO_DELIVERY,
     )
-    assert real_app.bus.drain(timeout=300)  # type: ignore[attr-defined]
+    assert local_bus(real_app).drain(timeout=300)
     local = run_ledger(real_app, embedded.run_id, START, END)
     fields = ("status", "expected_players", "upcg_players", "actual_players", "coverage_pct")
     assert {d: tuple(r[f] for f in (*fields, "data_source")) for d, r in local.items()} == {

@@ -14,6 +14,7 @@ from shared.sql import processing as sql
 from shared.tools.seed.load import inject_stale_upcg
 from shared.usecases.process_date import process_date
 from shared.warehouse import Sql
+from tests.fakes import local_bus
 
 INCIDENT = date(2023, 2, 23)
 NEXT = date(2023, 2, 24)
@@ -26,7 +27,7 @@ OUT = Sql(
 def run(app: App, day: date, run_id: str = "r1", **kw: Any) -> Any:
     """Process (stage) the date, then let the wired validate_coverage audit and publish it."""
     result = process_date(app, ProcessDate(run_id=run_id, game_date=day, **kw), DELIVERY)
-    assert app.bus.drain(timeout=120)  # type: ignore[attr-defined]
+    assert local_bus(app).drain(timeout=120)
     return result
 
 

@@ -14,6 +14,7 @@ from shared.app import App
 from shared.entrypoint import Delivery, run
 from shared.errors import PermanentError, TransientError
 from shared.messages import Alert, ProcessDate, parse_payload
+from tests.fakes import published_alerts
 
 
 def push_body(data: bytes, message_id: str = "m-1") -> dict[str, Any]:
@@ -68,7 +69,7 @@ def test_malformed_message_is_logged_and_acknowledged(app: App, logs: Any, name:
     assert len(errors) == 1
     if name != "bad base64" and name != "no message":
         assert errors[0]["message_id"] == "m-1"
-    alerts = app.bus.messages("alerts")  # type: ignore[attr-defined]
+    alerts = published_alerts(app)
     assert [a.kind for a in alerts] == ["bad_message"]
 
 

@@ -13,7 +13,9 @@ from functions_framework import create_app
 
 from shared.app import default_app, reset_default_app
 from shared.config import get_settings
+from shared.messages import ValidateCoverage
 from shared.warehouse import Sql
+from tests.fakes import local_bus, published_alerts
 
 FUNCTIONS = sorted(p.parent.name for p in Path("functions").glob("*/main.py"))
 
@@ -119,7 +121,8 @@ def test_process_date_function_processes_a_date() -> None:
     )
     # Written to the run's staging table only; live after validate_coverage audited it.
     assert app.warehouse.query(live, {"d": "2023-01-10"}) == []
-    (handoff,) = app.bus.messages("validate_coverage")  # type: ignore[attr-defined]
+    (handoff,) = local_bus(app).messages("validate_coverage")
+    assert isinstance(handoff, ValidateCoverage)
     response = post("validate_coverage", handoff.to_bytes())
     assert response.status_code == 200
     assert app.warehouse.query(live, {"d": "2023-01-10"}) == [
@@ -146,6 +149,6 @@ def test_record_dead_letter_function_marks_the_date_failed() -> None:
     row = ledger.latest_by_date(app.warehouse, date(2023, 2, 8), date(2023, 2, 8))[date(2023, 2, 8)]
     assert (row["run_id"], row["status"]) == ("r-dl", "failed")
     assert row["error"] == "dead-lettered after 5 attempts (ProcessDate)"
-    (alert,) = app.bus.messages("alerts")  # type: ignore[attr-defined]
+    (alert,) = published_alerts(app)
     assert alert.kind == "dead_lettered"
     assert str(alert.game_date) == day
