@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot
+from typing_extensions import override
 
 from shared.config import Settings
 from shared.warehouse.base import (
@@ -281,6 +282,7 @@ class DuckDBWarehouse(Warehouse):
             con.unregister(view)
         return int(data.num_rows)
 
+    @override
     def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
         """Register rows as a connection-local view; MERGE reads it by name."""
         data = to_arrow(get_schema(like), rows)
@@ -320,6 +322,7 @@ class DuckDBWarehouse(Warehouse):
         with contextlib.suppress(duckdb.Error):
             self._con().unregister(qualified)
 
+    @override
     def copy_rows_to_new_table(
         self,
         sql: Sql,

@@ -29,6 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from shared.app import App, build_app
 from shared.config import REPO_ROOT, Settings
 from shared.tools.local_bus import LocalBus
@@ -84,6 +86,7 @@ class ThreadTally(DelegatingWarehouse):
         self.thread = thread
         self.thread_trips = 0
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         """Tally calls made from the measured thread."""
         if threading.current_thread() is self.thread:
@@ -365,7 +368,8 @@ def report(
     row(b, "dead letters", str(bf["dead_letters"]), "0", bf["dead_letters"] == 0)
     row(b, "peak RSS", _mib(bf["rss"]), "<= 1 GiB", bf["rss"] <= TARGETS["rss_bytes"])
 
-    widths = [max(len(r[i]) for r in lines) for i in range(4)]
+    texts = [r[:4] for r in lines]
+    widths = [max(len(t[i]) for t in texts) for i in range(4)]
     header = ("phase", "metric", "value", "target")
     print(f"PCF season benchmark — {source}; {os.cpu_count()} CPUs; {workers} bus workers")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  ok")
