@@ -93,7 +93,7 @@ def _hash_value(value: object) -> str:
 # Exact-type renderers for the common column types (bool before int: the chain above checks it
 # first, and a dict keyed by exact type never confuses the two). Anything else takes the chain.
 _RENDER: dict[type, Callable[[Any], str]] = {
-    type(None): lambda v: "NULL",
+    type(None): lambda _v: "NULL",
     bool: lambda v: "true" if v else "false",
     float: lambda v: repr(v + 0.0),
     int: str,

@@ -6,7 +6,7 @@ import contextlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from string import Formatter
@@ -123,7 +123,7 @@ def _arrow_schema_of(name: str) -> pa.Schema:
     return arrow_schema(get_schema(name))
 
 
-def records_to_arrow(schema: TableSchema, rows: list[Mapping[str, Any]]) -> pa.Table | None:
+def records_to_arrow(schema: TableSchema, rows: Sequence[Mapping[str, Any]]) -> pa.Table | None:
     """Records straight to Arrow (no pandas); None when a value needs the lenient frame path."""
     known = set(schema.column_names)
     extra = sorted({k for row in rows for k in row if k not in known})

@@ -170,7 +170,7 @@ class BigQueryModelWarehouse(DelegatingWarehouse):
         self.recorder = recorder
         self.stats = stats
 
-    def _billed(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> int:
+    def _billed(self, sql: Sql, params: Mapping[str, Any] | None) -> int:
         params = params or {}
         if "game_date" in params:
             span = 1
@@ -192,7 +192,7 @@ class BigQueryModelWarehouse(DelegatingWarehouse):
 
     def _job(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Job:
         text = sql.text
-        billed = self._billed(sql, params, idents)
+        billed = self._billed(sql, params)
         if m := _MUTATING.match(text):
             return Job("dml", sql.name, idents.get(m.group(1), m.group(1)), billed)
         if m := _INSERT.match(text):

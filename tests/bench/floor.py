@@ -261,8 +261,12 @@ SELECT game_date, player_lookup, universal_player_id, game_id, data_source,
 FROM scored
 """
 
-STATEMENTS = (("plan", PLAN), ("context_upcg", CONTEXT_UPCG), ("context_pgs", CONTEXT_PGS))
-STATEMENTS += (("factors", FACTORS),)
+STATEMENTS: tuple[tuple[str, str], ...] = (
+    ("plan", PLAN),
+    ("context_upcg", CONTEXT_UPCG),
+    ("context_pgs", CONTEXT_PGS),
+    ("factors", FACTORS),
+)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -103,7 +103,7 @@ class TimingBus(LocalBus):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.per_date: Counter[str] = Counter()
+        self.per_date: defaultdict[str, float] = defaultdict(float)
         self._timing_lock = threading.Lock()
 
     def _deliver(self, item: Any) -> None:

@@ -38,7 +38,8 @@ def test_latency_adds_up_and_instances_cap_the_fan_out() -> None:
     res = replay(_fan_out(6, [QUERY, QUERY, QUERY]), limits)
     # 6 deliveries of 3 one-second jobs on 2 instances: 3 waves of 3 s.
     assert res.wall_s == 9.0
-    assert res.jobs["query"] == 18 and res.billed == 18 * 20 * MB
+    assert res.jobs["query"] == 18
+    assert res.billed == 18 * 20 * MB
     assert res.deliveries["process_date"] == 6
 
 
@@ -47,7 +48,8 @@ def test_two_dml_run_per_table_twenty_queue_and_the_rest_fail_then_retry() -> No
     res = replay(_fan_out(25, [MERGE]), limits)
     assert res.dml_running_peak["nba_orchestration.backfill_ledger"] == 2
     assert res.dml_queue_peak["nba_orchestration.backfill_ledger"] == 20
-    assert sum(res.quota_errors.values()) == 3 and res.redeliveries == 3
+    assert sum(res.quota_errors.values()) == 3
+    assert res.redeliveries == 3
     assert res.dead_letters == 0
     # 25 submissions + 3 resubmissions; 25 statements actually run, 2 at a time (the 3 refused
     # come back after the 10 s backoff and queue behind the last originals): 13 s.
@@ -58,5 +60,6 @@ def test_two_dml_run_per_table_twenty_queue_and_the_rest_fail_then_retry() -> No
 def test_without_contention_nothing_queues() -> None:
     limits = Limits(job_latency=2.0, pubsub_latency=0.0, instances={"process_date": 2})
     res = replay(_fan_out(4, [MERGE, QUERY]), limits)
-    assert res.dml_queue_peak == {} and not res.quota_errors
+    assert res.dml_queue_peak == {}
+    assert not res.quota_errors
     assert res.wall_s == 8.0

@@ -104,5 +104,5 @@ def test_built_rows_hash_and_serialise_as_defined() -> None:
             decoded = json.loads(str(row[column]))
             want = json.dumps(decoded, sort_keys=True, separators=(",", ":"), allow_nan=False)
             assert row[column] == want
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="JSON compliant"):
         context_json({"x": float("inf")})
