@@ -107,7 +107,7 @@ def test_a_blocked_run_never_replaces_the_live_rows(
         url,
     )
     assert code == 1, out
-    assert json.loads(out)["status"] == "blocked"
+    assert json.loads(out)["data"]["status"] == "blocked"
     with reopened(url) as app:
         assert live(app) == good  # same 187 rows, same data_hash, same run
         row = run_row(app, "pinned-1")
@@ -129,7 +129,7 @@ def test_a_blocked_run_never_replaces_the_live_rows(
         "--json", "--warehouse", url,
     )  # fmt: skip
     assert code == 1
-    assert [r["status"] for r in json.loads(out)["dates"]] == ["blocked"]
+    assert [r["status"] for r in json.loads(out)["data"]["dates"]] == ["blocked"]
     with reopened(url) as app:
         assert live(app) == good
 
@@ -334,7 +334,7 @@ def test_kill_9_mid_backfill_leaves_stalled_dates_that_rerun_failed_completes(
         "--warehouse", url,
     )  # fmt: skip
     assert code == 0
-    reported = {r["game_date"]: r["status"] for r in json.loads(out)}
+    reported = {r["game_date"]: r["status"] for r in json.loads(out)["data"]["dates"]}
     assert {d for d, s in reported.items() if s == "stalled"} == {str(d) for d in in_flight}
 
     code, out, _ = cli(
@@ -342,7 +342,9 @@ def test_kill_9_mid_backfill_leaves_stalled_dates_that_rerun_failed_completes(
         "failed", "--json", "--warehouse", url,
     )  # fmt: skip
     assert code == 0, out
-    sent = {r["game_date"] for r in json.loads(out)["dates"] if r["status"] != "skipped_rerun"}
+    sent = {
+        r["game_date"] for r in json.loads(out)["data"]["dates"] if r["status"] != "skipped_rerun"
+    }
     assert {str(d) for d in in_flight} <= sent
     with reopened(url) as app:
         final = latest(app, start, end)
