@@ -5,7 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.app import App
+from shared.messages import Alert
+from shared.tools.local_bus import LocalBus
 from shared.warehouse import Row, Rows, Sql, Warehouse
+
+
+def local_bus(app: App) -> LocalBus:
+    """The in-process bus of an embedded test App (typed: drain, messages, published)."""
+    assert isinstance(app.bus, LocalBus), f"expected a LocalBus, got {type(app.bus).__name__}"
+    return app.bus
+
+
+def published_alerts(app: App) -> list[Alert]:
+    """Every alert published on an embedded test App's local bus, in order."""
+    found = local_bus(app).messages("alerts")
+    alerts = [m for m in found if isinstance(m, Alert)]
+    assert alerts == found, f"not an Alert on the alerts topic: {found}"
+    return alerts
 
 
 class DelegatingWarehouse(Warehouse):

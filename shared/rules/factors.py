@@ -52,6 +52,8 @@ def _to_float(name: str, value: object) -> float | None:
     """Convert a warehouse value (Decimal, int, float, numeric str) to float; NULL/NaN → None."""
     if value is None:
         return None
+    if type(value) is float:  # the common case, exactly as float(value) below would give
+        return None if value != value else value
     if isinstance(value, bool):
         # A bool in a numeric column is a schema mix-up, not a number.
         raise ValueError(f"{name}: expected a number, got bool {value!r}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from shared.rules.factors import (
@@ -65,9 +66,13 @@ def round_half_away(value: float, places: int) -> float:
     return rounded + 0.0
 
 
+# One encoder for every context: json.dumps would build an identical one per call.
+_CONTEXT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def context_json(context: Mapping[str, Any]) -> str:
     """Serialise a factor context deterministically (sorted keys, compact, strict JSON)."""
-    return json.dumps(context, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _CONTEXT_ENCODER.encode(context)
 
 
 def _hash_value(value: object) -> str:
@@ -85,13 +90,49 @@ def _hash_value(value: object) -> str:
     return str(value)
 
 
+# Exact-type renderers for the common column types (bool before int: the chain above checks it
+# first, and a dict keyed by exact type never confuses the two). Anything else takes the chain.
+_RENDER: dict[type, Callable[[Any], str]] = {
+    type(None): lambda _v: "NULL",
+    bool: lambda v: "true" if v else "false",
+    float: lambda v: repr(v + 0.0),
+    int: str,
+    str: str,
+    Decimal: str,
+    date: date.isoformat,
+    datetime: datetime.isoformat,
+}
+
+
+@lru_cache(maxsize=64)
+def _hash_order(names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The hashed columns in the order their ``name:value`` pairs sort; None if names allow no
+    value-independent order (a name holding ':' or a non-string)."""
+    if not all(isinstance(n, str) and ":" not in n for n in names):
+        return None
+    # Pairs of distinct names first differ inside "name:" (':' is in no name), so sorting the
+    # names with their ':' appended orders the pairs exactly as sorting the pair strings would.
+    return tuple(
+        sorted(
+            (n for n in names if n not in RUN_COLUMNS and n != "data_hash"), key=lambda n: n + ":"
+        )
+    )
+
+
 def data_hash(row: Mapping[str, object]) -> str:
     """First 16 hex chars of SHA-256 over the sorted ``name:value`` pairs (run columns excluded)."""
-    pairs = sorted(
-        f"{name}:{_hash_value(value)}"
-        for name, value in row.items()
-        if name not in RUN_COLUMNS and name != "data_hash"
-    )
+    order = _hash_order(tuple(row))
+    if order is None:
+        pairs = sorted(
+            f"{name}:{_hash_value(value)}"
+            for name, value in row.items()
+            if name not in RUN_COLUMNS and name != "data_hash"
+        )
+    else:
+        render = _RENDER.get
+        pairs = [
+            f"{name}:{(render(type(v)) or _hash_value)(v)}" for name in order for v in (row[name],)
+        ]
     return hashlib.sha256("|".join(pairs).encode("utf-8")).hexdigest()[:16]
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot
+from typing_extensions import override
 
 from shared.config import Settings
 from shared.warehouse.base import (
@@ -66,6 +70,29 @@ def transpile(text: str) -> str:
     return _NUMERIC_CAST.sub("AS DECIMAL(38, 9))", out[0])
 
 
+def _slot(name: str) -> str:
+    """The stand-in identifier a ``{name}`` placeholder is transpiled as."""
+    return f"pcf_slot_{name}_x"
+
+
+@lru_cache(maxsize=512)
+def transpile_template(text: str) -> str | None:
+    """A statement transpiled once with its ``{placeholders}`` kept as stand-in identifiers.
+
+    Identifiers change per call (staging tables carry a sequence number), values never appear in
+    the text, so caching the template makes every repeat a hit. None when a stand-in does not
+    survive transpilation verbatim, once per placeholder occurrence (then the caller transpiles
+    the rendered text instead).
+    """
+    counts = Counter(f for _, f, _, _ in Formatter().parse(text) if f)
+    if any(_slot(name) in text for name in counts):
+        return None
+    out = transpile(text.format(**{name: _slot(name) for name in counts}))
+    if any(out.count(_slot(name)) != n for name, n in counts.items()):
+        return None
+    return out
+
+
 def _utc(value: Any) -> Any:
     """A timestamp-like value as a UTC pandas Timestamp (naive values are UTC)."""
     if value is None or pd.isna(value):
@@ -91,8 +118,38 @@ def arrow_schema(schema: TableSchema) -> pa.Schema:
     return pa.schema([pa.field(c.name, _ARROW[c.type]) for c in schema.columns])
 
 
+@lru_cache(maxsize=64)
+def _arrow_schema_of(name: str) -> pa.Schema:
+    return arrow_schema(get_schema(name))
+
+
+def records_to_arrow(schema: TableSchema, rows: Sequence[Mapping[str, Any]]) -> pa.Table | None:
+    """Records straight to Arrow (no pandas); None when a value needs the lenient frame path."""
+    known = set(schema.column_names)
+    extra = sorted({k for row in rows for k in row if k not in known})
+    if extra:
+        raise WarehouseError(f"columns {extra} are not in table {schema.name}")
+    target = _arrow_schema_of(schema.name)
+    try:
+        table = pa.Table.from_pylist(rows, schema=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return None
+    # The frame path reads NaN as NULL (pandas' missing value); so does this one.
+    for i, f in enumerate(target):
+        if pa.types.is_floating(f.type):
+            col = table.column(i)
+            nan = pc.is_nan(col)
+            if pc.any(nan).as_py():
+                table = table.set_column(i, f, pc.if_else(nan, pa.scalar(None, f.type), col))
+    return table
+
+
 def to_arrow(schema: TableSchema, rows: Rows) -> pa.Table:
     """Rows as an Arrow table with the schema's columns and types."""
+    if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+        table = records_to_arrow(schema, rows)
+        if table is not None:
+            return table
     frame = rows_to_frame(schema, rows)
     target = arrow_schema(schema)
     arrays = []
@@ -153,8 +210,18 @@ class DuckDBWarehouse(Warehouse):
         """``dataset.table`` — DuckDB schemas stand in for datasets."""
         return f"{dataset}.{table}"
 
+    def statement(self, sql: Sql, idents: Mapping[str, str] | None = None) -> str:
+        """The DuckDB text of ``sql`` with its identifiers filled in (cached per template)."""
+        template = transpile_template(sql.text)
+        if template is None:
+            return transpile(self.render(sql, idents))
+        for name in sql.placeholders():
+            value = idents[name] if idents and name in idents else self.table(name)
+            template = template.replace(_slot(name), value)
+        return template
+
     def _run(self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]) -> Any:
-        text = transpile(self.render(sql, idents))
+        text = self.statement(sql, idents)
         wanted = set(_PARAM.findall(text))
         given = dict(params or {})
         missing = wanted - set(given)
@@ -215,6 +282,7 @@ class DuckDBWarehouse(Warehouse):
             con.unregister(view)
         return int(data.num_rows)
 
+    @override
     def stage_rows(self, like: str, rows: Rows, tag: str) -> str:
         """Register rows as a connection-local view; MERGE reads it by name."""
         data = to_arrow(get_schema(like), rows)
@@ -254,6 +322,7 @@ class DuckDBWarehouse(Warehouse):
         with contextlib.suppress(duckdb.Error):
             self._con().unregister(qualified)
 
+    @override
     def copy_rows_to_new_table(
         self,
         sql: Sql,

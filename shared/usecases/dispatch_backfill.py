@@ -30,7 +30,8 @@ def resolve_dates(req: BackfillRequest, today: date, max_dates: int) -> list[dat
     if req.dates is not None:
         dates = sorted(set(req.dates))
     else:
-        assert req.start_date is not None and req.end_date is not None  # model-validated
+        assert req.start_date is not None  # model-validated
+        assert req.end_date is not None
         span = (req.end_date - req.start_date).days + 1
         if span > max_dates:
             raise RequestError(

@@ -187,7 +187,7 @@ def validate_coverage(app: App, msg: ValidateCoverage, delivery: Delivery) -> Co
     passing: list[date] = []
     for day in dates:
         with log.log_context(game_date=day):
-            _decide(app, msg, day, seen[day], verdicts[day], written.get(day), staging, update, out)
+            _decide(msg, day, seen[day], verdicts[day], written.get(day), staging, update, out)
         if verdicts[day].status != "blocked" and day not in out.results:
             passing.append(day)
 
@@ -220,7 +220,6 @@ def validate_coverage(app: App, msg: ValidateCoverage, delivery: Delivery) -> Co
 
 
 def _decide(
-    app: App,
     msg: ValidateCoverage,
     day: date,
     seen: Audit,

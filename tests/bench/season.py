@@ -23,16 +23,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from shared.app import App, build_app
 from shared.config import REPO_ROOT, Settings
 from shared.tools.local_bus import LocalBus
 from shared.warehouse import Sql, Warehouse
+from tests.bench.fingerprint import windows
 from tests.fakes import DelegatingWarehouse
 
 GIB = 1024**3
@@ -83,15 +86,54 @@ class ThreadTally(DelegatingWarehouse):
         self.thread = thread
         self.thread_trips = 0
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         """Tally calls made from the measured thread."""
         if threading.current_thread() is self.thread:
             self.thread_trips += 1
 
 
+class TimingBus(LocalBus):
+    """The local bus, adding up each game date's delivery CPU time (process + validate).
+
+    CPU time of the delivering thread (Python and the DuckDB work it runs), not wall time: wall
+    time per delivery also counts waits for the write lock and for other processes on the
+    machine, which vary with what runs concurrently rather than with the date's own cost.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.per_date: defaultdict[str, float] = defaultdict(float)
+        self._timing_lock = threading.Lock()
+
+    def _deliver(self, item: Any) -> None:
+        started = time.thread_time()
+        try:
+            super()._deliver(item)
+        finally:
+            day = getattr(item.message, "game_date", None)
+            if day is not None:
+                with self._timing_lock:
+                    self.per_date[day.isoformat()] += time.thread_time() - started
+
+
+def season_of(day: date) -> int:
+    """NBA season start year of a date (October starts a season)."""
+    return day.year if day.month >= 8 else day.year - 1
+
+
+def cost_per_season(per_date: Mapping[str, float]) -> dict[int, float]:
+    """Mean delivery CPU seconds per processed date, per season start year."""
+    by: dict[int, list[float]] = {}
+    for day, seconds in per_date.items():
+        by.setdefault(season_of(date.fromisoformat(day)), []).append(seconds)
+    return {year: statistics.mean(v) for year, v in sorted(by.items())}
+
+
 # -- phases (each in its own child process) -----------------------------------------------------
-def phase_seed(db: Path, data_dir: Path | None, scratch: Path) -> dict[str, Any]:
-    """Seed the season into ``db`` (generating a synthetic one first when ``data_dir`` is None)."""
+def phase_seed(db: Path, data_dir: Path | None, scratch: Path, seasons: int = 1) -> dict[str, Any]:
+    """Seed the season into ``db`` (generating ``seasons`` synthetic ones when ``data_dir`` is
+    None)."""
     from shared.tools.seed.load import seed
 
     generate_s = 0.0
@@ -99,7 +141,7 @@ def phase_seed(db: Path, data_dir: Path | None, scratch: Path) -> dict[str, Any]
         from shared.tools.seed import write_synthetic_season
 
         started = time.perf_counter()
-        data_dir = write_synthetic_season(scratch / "synthetic", seed=7)
+        data_dir = write_synthetic_season(scratch / f"synthetic{seasons}", seed=7, seasons=seasons)
         generate_s = time.perf_counter() - started
     app = open_app(db)
     try:
@@ -173,7 +215,7 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
     from shared.usecases import ledger
     from shared.usecases.dispatch_backfill import dispatch_backfill
 
-    bus = LocalBus(workers=workers)
+    bus = TimingBus(workers=workers)
     plain = open_app(db, bus=bus)
     tally = ThreadTally(plain.warehouse, threading.current_thread())
     app = App(settings=plain.settings, warehouse=tally, bus=bus)
@@ -181,21 +223,27 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
     try:
         dates = game_dates(app)
         trips_before, tally.thread_trips = tally.round_trips, 0
-        started = time.perf_counter()
-        result = dispatch_backfill(
-            app,
-            BackfillRequest(
-                start_date=dates[0],
-                end_date=dates[-1],
-                requested_by="bench",
-                run_id="bench-season",
-            ),
-            Delivery(None, None, None, {}),
-        )
+        started, cpu_started = time.perf_counter(), time.process_time()
+        lines = sent = 0
+        # A multi-season range is longer than one request may be: split it like an operator.
+        for start, end in windows(dates[0], dates[-1], app.settings.max_dates_per_request):
+            result = dispatch_backfill(
+                app,
+                BackfillRequest(
+                    start_date=start,
+                    end_date=end,
+                    requested_by="bench",
+                    run_id="bench-season",
+                ),
+                Delivery(None, None, None, {}),
+            )
+            lines += len(result.lines)
+            sent += len(result.sent)
         dispatch_s = time.perf_counter() - started
         dispatch_trips = tally.thread_trips
         bus.drain()
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         total_trips = tally.round_trips - trips_before
         latest = ledger.latest_by_date(app.warehouse, dates[0], dates[-1], run_id="bench-season")
         statuses = Counter(str(r["status"]) for r in latest.values())
@@ -212,10 +260,12 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
         app.close()
     return {
         "game_dates": len(dates),
-        "calendar_dates": len(result.lines),
-        "sent": len(result.sent),
+        "calendar_dates": lines,
+        "sent": sent,
         "statuses": dict(statuses),
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "season_cost": cost_per_season(bus.per_date),
         "dispatch_s": dispatch_s,
         "trips": total_trips,
         "dispatch_trips": dispatch_trips,
@@ -223,6 +273,15 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
         "wrong": wrong,
         "rss": peak_rss_bytes(),
     }
+
+
+def phase_floor(db: Path, repeat: int) -> dict[str, Any]:
+    """The set-based floor on a backfilled copy: median time and the row check."""
+    from tests.bench.floor import measure
+
+    out = dict(measure(db, repeat=repeat))
+    out["rss"] = peak_rss_bytes()
+    return out
 
 
 # -- orchestration ------------------------------------------------------------------------------
@@ -309,7 +368,8 @@ def report(
     row(b, "dead letters", str(bf["dead_letters"]), "0", bf["dead_letters"] == 0)
     row(b, "peak RSS", _mib(bf["rss"]), "<= 1 GiB", bf["rss"] <= TARGETS["rss_bytes"])
 
-    widths = [max(len(r[i]) for r in lines) for i in range(4)]
+    texts = [r[:4] for r in lines]
+    widths = [max(len(t[i]) for t in texts) for i in range(4)]
     header = ("phase", "metric", "value", "target")
     print(f"PCF season benchmark — {source}; {os.cpu_count()} CPUs; {workers} bus workers")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  ok")
@@ -326,8 +386,60 @@ def report(
     return missed
 
 
-def run_all(synthetic: bool, workers: int, keep: Path | None) -> int:
-    """Seed once, then run both phases on private copies; print the table."""
+def backfills(base: Path, tmp: Path, name: str, workers: int, repeat: int) -> list[dict[str, Any]]:
+    """``repeat`` backfills of ``base``, each on a fresh copy; the last copy stays for the floor."""
+    runs = []
+    for _ in range(repeat):
+        shutil.copy(base, tmp / f"{name}.duckdb")
+        runs.append(
+            _child("backfill", tmp / f"{name}.json", db=tmp / f"{name}.duckdb", workers=workers)
+        )
+    return runs
+
+
+def throughput_report(
+    label: str, runs: list[dict[str, Any]], floor: Mapping[str, Any], seed: Mapping[str, Any]
+) -> list[str]:
+    """Print issue 13's figures for one data set; return correctness problems (not targets)."""
+    wall = statistics.median(r["seconds"] for r in runs)
+    cpu = statistics.median(r["cpu_seconds"] for r in runs)
+    last = runs[-1]
+    processed = last["statuses"].get("succeeded", 0) + last["statuses"].get("warned", 0)
+    rss = max(max(r["rss"] for r in runs), floor["rss"], seed["rss"])
+    costs = {int(year): cost for year, cost in last["season_cost"].items()}  # JSON keys are str
+    print(f"\n{label}: {processed} processed dates, {floor['project_rows']:,} rows")
+    print(f"  project backfill   {wall:7.2f} s wall  {cpu:7.2f} s CPU  (median of {len(runs)})")
+    print(
+        f"  set-based floor    {floor['seconds']:7.2f} s wall  {floor['cpu_seconds']:7.2f} s CPU  "
+        f"(median of {floor['repeat']}, {floor['statements']} statements)"
+    )
+    print(f"  ratio project/floor {wall / floor['seconds']:6.1f}x wall   (issue 13 target <= 3x)")
+    print(
+        f"  floor rows = project rows on the numeric columns: {floor['mismatches']} mismatches "
+        f"of {floor['project_rows']:,}"
+    )
+    print(
+        f"  round trips        {last['trips'] / max(processed, 1):7.2f} per processed date "
+        "(issue 13 target <= 1.5)"
+    )
+    print(f"  peak RSS           {_mib(rss):>9}   (issue 13 target <= 400 MiB)")
+    if len(costs) > 1:
+        years = sorted(costs)
+        first, final = costs[years[0]], costs[years[-1]]
+        per = ", ".join(f"{y}-{(y + 1) % 100:02d} {c * 1000:.0f} ms" for y, c in costs.items())
+        print(f"  delivery CPU per date by season: {per}")
+        print(
+            f"  cost per date, last season / first season: {final / first:.2f} "
+            "(issue 13 target: flat, 0.90-1.10)"
+        )
+    problems = [f"{label}: {w}" for w in last["wrong"]]
+    if floor["mismatches"]:
+        problems.append(f"{label}: {floor['mismatches']} rows differ from the set-based floor")
+    return problems
+
+
+def run_all(synthetic: bool, workers: int, keep: Path | None, repeat: int, seasons: int) -> int:
+    """Seed once, then run the phases on private copies; print the tables."""
     settings = Settings()
     real = settings.data_dir if (settings.data_dir / "schedule_2022_23.csv").is_file() else None
     if synthetic:
@@ -338,13 +450,33 @@ def run_all(synthetic: bool, workers: int, keep: Path | None) -> int:
         base = tmp / "season.duckdb"
         for stale in (base, tmp / "process.duckdb", tmp / "backfill.duckdb"):
             stale.unlink(missing_ok=True)
-        seed = _child("seed", tmp / "seed.json", db=base, data_dir=real, scratch=tmp)
+        seed = _child("seed", tmp / "seed.json", db=base, data_dir=real, scratch=tmp, seasons=1)
         shutil.copy(base, tmp / "process.duckdb")
-        shutil.copy(base, tmp / "backfill.duckdb")
         proc = _child("process", tmp / "process.json", db=tmp / "process.duckdb")
-        bf = _child("backfill", tmp / "backfill.json", db=tmp / "backfill.duckdb", workers=workers)
+        runs = backfills(base, tmp, "backfill", workers, repeat)
+        bf = runs[-1]
+        floor = _child("floor", tmp / "floor.json", db=tmp / "backfill.duckdb", repeat=5)
         source = f"real 2022-23 season ({real})" if real else "synthetic season (seed 7)"
         missed = report(source, workers, seed, proc, bf)
+        print("\nThroughput (issue 13; targets printed, not enforced until batching lands)")
+        missed += throughput_report(source, runs, floor, seed)
+        if seasons > 1:
+            multi = tmp / f"seasons{seasons}.duckdb"
+            multi.unlink(missing_ok=True)
+            seed_n = _child(
+                "seed", tmp / "seed_n.json", db=multi, data_dir=None, scratch=tmp, seasons=seasons
+            )
+            runs_n = backfills(multi, tmp, f"backfill{seasons}", workers, 1)
+            floor_n = _child(
+                "floor", tmp / "floor_n.json", db=tmp / f"backfill{seasons}.duckdb", repeat=3
+            )
+            print(
+                f"  ({seasons} synthetic seasons generated in {seed_n['generate_s']:.1f} s, "
+                f"seeded in {seed_n['seconds']:.1f} s; issue 13 target for the backfill <= 15 s)"
+            )
+            missed += throughput_report(
+                f"{seasons} synthetic seasons (seed 7)", runs_n, floor_n, seed_n
+            )
     if missed:
         print("\nMISSED:")
         for m in missed:
@@ -362,7 +494,15 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=Settings().local_workers, help="local bus workers"
     )
     parser.add_argument("--keep", type=Path, help="keep the DuckDB files in this folder")
-    parser.add_argument("--phase", choices=["seed", "process", "backfill"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="full-season backfills to take the median of"
+    )
+    parser.add_argument(
+        "--seasons", type=int, default=5, help="synthetic seasons for the scaling run (1: skip)"
+    )
+    parser.add_argument(
+        "--phase", choices=["seed", "process", "backfill", "floor"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -370,16 +510,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.repeat < 1 or args.seasons < 1:
+        parser.error("--repeat and --seasons must be at least 1")
     if args.phase is None:
-        return run_all(args.synthetic, args.workers, args.keep)
+        return run_all(args.synthetic, args.workers, args.keep, args.repeat, args.seasons)
 
     from shared import log
 
     log.configure("ERROR")  # the pipeline's INFO/WARNING lines would drown the table
     if args.phase == "seed":
-        result = phase_seed(args.db, args.data_dir, args.scratch)
+        result = phase_seed(args.db, args.data_dir, args.scratch, args.seasons)
     elif args.phase == "process":
         result = phase_process(args.db)
+    elif args.phase == "floor":
+        result = phase_floor(args.db, args.repeat)
     else:
         result = phase_backfill(args.db, args.workers)
     args.out.write_text(json.dumps(result, default=str), encoding="utf-8")

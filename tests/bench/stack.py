@@ -238,15 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.end < args.start:
         parser.error("--end is before --start")
 
-    with bench_stack(args.reuse) as (info, reused):
+    with bench_stack(args.reuse) as (info, _reused):
         app = app_on(info)
         try:
-            return measure(app, info, reused, args)
+            return measure(app, info, args)
         finally:
             app.close()
 
 
-def measure(app: App, info: StackInfo, reused: bool, args: argparse.Namespace) -> int:
+def measure(app: App, info: StackInfo, args: argparse.Namespace) -> int:
     """Seed, warm up, run the measured backfill and print the figures."""
     data_dir = Settings().data_dir
     with tempfile.TemporaryDirectory(prefix="pcf-bench-season-") as tmp:
@@ -277,7 +277,7 @@ def measure(app: App, info: StackInfo, reused: bool, args: argparse.Namespace) -
     rows = ledger.latest_by_date(app.warehouse, args.start, args.end, run_id=run_id)
     last = max(r["updated_at"] for r in rows.values()).timestamp()
     wall = last - published
-    statuses = defaultdict(int)
+    statuses: defaultdict[str, int] = defaultdict(int)
     for r in rows.values():
         statuses[r["status"]] += 1
 

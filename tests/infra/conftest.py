@@ -6,7 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from infra_helpers import LOCAL_ONLY_SETTINGS, SCHEMA_DIR, TF_DIR, TOPOLOGY_PATH, Terraform
+
+from tests.infra.infra_helpers import (
+    LOCAL_ONLY_SETTINGS,
+    SCHEMA_DIR,
+    TF_DIR,
+    TOPOLOGY_PATH,
+    Terraform,
+)
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 TF_DIR = REPO_ROOT / "infra" / "terraform"
 SCHEMA_DIR = REPO_ROOT / "infra" / "schemas"

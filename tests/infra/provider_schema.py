@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra_helpers import REPO_ROOT
+from tests.infra.infra_helpers import REPO_ROOT
 
 TFSCHEMA_VENV = REPO_ROOT / ".venv-tfschema"
 PROVIDER_VERSION = "6.50.0"  # the schema cdktf-cdktf-provider-google 16.12.1 was generated from

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from infra_helpers import REPO_ROOT
+
+from tests.infra.infra_helpers import REPO_ROOT
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra_helpers import REPO_ROOT, TF_DIR, Terraform
+from tests.infra.infra_helpers import REPO_ROOT, TF_DIR, Terraform
 
 ALERTS = json.loads((REPO_ROOT / "infra" / "alerts.json").read_text(encoding="utf-8"))["kinds"]
 README = (REPO_ROOT / "infra" / "README.md").read_text(encoding="utf-8")
@@ -30,7 +30,9 @@ def test_every_alert_kind_has_a_policy() -> None:
     )
     for kind, spec in ALERTS.items():
         assert spec["severity"] in ("WARNING", "ERROR", "CRITICAL"), kind
-        assert spec["title"] and spec["fires_when"] and spec["action"], kind
+        assert spec["title"], kind
+        assert spec["fires_when"], kind
+        assert spec["action"], kind
 
 
 def test_every_kind_raised_in_code_is_a_known_kind() -> None:
@@ -168,7 +170,7 @@ def test_nothing_outside_terraform_creates_functions_or_jobs() -> None:
     assert not violations, "\n".join(violations)
 
 
-def test_ownership_grep_catches_a_second_owner(tmp_path: Path) -> None:
+def test_ownership_grep_catches_a_second_owner() -> None:
     """The grep patterns match what the old deploy path did (so the test above can fail)."""
     samples = [
         "gcloud functions deploy process_date --gen2",

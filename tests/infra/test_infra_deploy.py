@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_helpers import REPO_ROOT, TF_DIR, probe_module, terraform_env
+
+from tests.infra.infra_helpers import REPO_ROOT, TF_DIR, probe_module, terraform_env
 
 DEPLOY = REPO_ROOT / "infra" / "deploy.sh"
 ENV_DIR = TF_DIR / "environments"
@@ -73,7 +74,8 @@ def test_dry_run_is_build_then_terraform_plan_then_apply_of_that_plan(env_dir: P
     assert f"-var-file={env_dir / 'dev.tfvars'}" in plan
     assert "-out=dev.tfplan" in plan
     # apply takes the saved plan (no re-plan, no -auto-approve needed or used).
-    assert apply[-1] == "dev.tfplan" and "-auto-approve" not in apply
+    assert apply[-1] == "dev.tfplan"
+    assert "-auto-approve" not in apply
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on PATH")
@@ -165,11 +167,13 @@ def test_ci_workflow_is_safe() -> None:
     # Tests: .ci/run after Java and the Cloud SDK pubsub emulator component are installed.
     assert "run: .ci/run" in test
     before = test[: test.index("run: .ci/run")]
-    assert "actions/setup-java@" in before and "pubsub-emulator" in before
+    assert "actions/setup-java@" in before
+    assert "pubsub-emulator" in before
     assert "id-token" not in test
     # Deploy: separate job after the tests, main pushes only, protected environment, OIDC here.
     assert re.search(r"^    needs: test$", deploy, re.MULTILINE)
-    assert "github.ref == 'refs/heads/main'" in deploy and "github.event_name == 'push'" in deploy
+    assert "github.ref == 'refs/heads/main'" in deploy
+    assert "github.event_name == 'push'" in deploy
     assert re.search(r"^    environment:\n      name: prod$", deploy, re.MULTILINE)
     assert re.search(r"^      id-token: write", deploy, re.MULTILINE)
     # Every action pinned by a full commit SHA.

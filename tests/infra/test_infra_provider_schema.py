@@ -15,8 +15,9 @@ import re
 from typing import Any
 
 import pytest
-from infra_helpers import TF_DIR, Terraform
-from provider_schema import (
+
+from tests.infra.infra_helpers import TF_DIR, Terraform
+from tests.infra.provider_schema import (
     PROVIDER_VERSION,
     Block,
     ProviderSchema,
@@ -77,7 +78,8 @@ def test_assembly_is_the_pinned_provider_version(
     google_schema: ProviderSchema, terraform: Terraform
 ) -> None:
     assert google_schema.version == PROVIDER_VERSION
-    assert len(google_schema.resources) > 1000 and len(google_schema.data_sources) > 300
+    assert len(google_schema.resources) > 1000
+    assert len(google_schema.data_sources) > 300
     # versions.tf admits exactly the 6.50.x line the schema describes, and the lock file pins it.
     versions = terraform.texts["versions.tf"]
     assert re.search(r'version = ">= 6\.50\.0, < 6\.51\.0"', versions), versions
@@ -97,7 +99,8 @@ def test_every_block_matches_the_provider_schema(
         for entry in parsed.get(section, [])
         for named in entry.values()
     )
-    assert checked == declared and checked >= 40, (checked, declared)
+    assert checked == declared
+    assert checked >= 40, checked
 
 
 def _mutated(terraform: Terraform, rtype: str, edit: Any) -> dict[str, dict[str, Any]]:

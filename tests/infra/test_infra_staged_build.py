@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, TOPOLOGY_PATH
+
+from tests.infra.infra_helpers import REPO_ROOT, TOPOLOGY_PATH
 
 BUILD_SH = REPO_ROOT / "infra" / "build.sh"
 FUNCTIONS = list(json.loads(TOPOLOGY_PATH.read_text(encoding="utf-8"))["functions"])

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import LOCAL_ONLY_SETTINGS, REPO_ROOT, TF_DIR, Terraform, plain
+
+from tests.infra.infra_helpers import LOCAL_ONLY_SETTINGS, REPO_ROOT, TF_DIR, Terraform, plain
 
 TF_FILES = sorted(TF_DIR.glob("*.tf"))
 EXPECTED_FILES = {
@@ -56,7 +57,8 @@ def test_environment_examples_parse(env: str, terraform: Terraform) -> None:
     assert sum(len(channels.get(k, [])) for k in ("emails", "slack_channels", "existing")) >= 1
     with (TF_DIR / "environments" / f"{env}.gcs.tfbackend.example").open(encoding="utf-8") as fh:
         backend = plain(hcl2.load(fh))
-    assert set(backend) == {"bucket", "prefix"} and backend["prefix"] == f"pcf/{env}"
+    assert set(backend) == {"bucket", "prefix"}
+    assert backend["prefix"] == f"pcf/{env}"
 
 
 def test_gcs_backend_lock_file_and_ignores(terraform: Terraform) -> None:
@@ -105,7 +107,8 @@ def test_google_provider_version_is_bounded(terraform: Terraform) -> None:
     block = terraform.files["versions.tf"]["terraform"][0]
     google = block["required_providers"][0]["google"]
     version = google["version"].strip('"')
-    assert ">=" in version and "<" in version.replace(">=", ""), version
+    assert ">=" in version, version
+    assert "<" in version.replace(">=", ""), version
 
 
 def test_every_variable_is_typed_and_described(terraform: Terraform) -> None:
@@ -116,11 +119,13 @@ def test_every_variable_is_typed_and_described(terraform: Terraform) -> None:
 
 def test_wiring_is_read_from_topology_and_schemas(terraform: Terraform) -> None:
     loc = terraform.locals
-    assert "jsondecode(file(" in loc["topology"] and "topology.json" in loc["topology"]
+    assert "jsondecode(file(" in loc["topology"]
+    assert "topology.json" in loc["topology"]
     assert loc["functions"] == "${local.topology.functions}"
     assert loc["topics"] == "${local.topology.topics}"
     assert loc["schedule"] == "${local.topology.schedule}"
-    assert "fileset(" in loc["schema_files"] and "schemas" in loc["schema_files"]
+    assert "fileset(" in loc["schema_files"]
+    assert "schemas" in loc["schema_files"]
     assert "jsondecode(file(" in loc["tables"]
 
 
@@ -343,7 +348,8 @@ def test_function_env_sets_every_deployed_setting(
 ) -> None:
     names = _env_names(terraform, topology)
     missing, unexpected = deployed_env_names - names, names - deployed_env_names
-    assert not missing and not unexpected, f"missing {sorted(missing)}, extra {sorted(unexpected)}"
+    assert not missing, f"missing {sorted(missing)}"
+    assert not unexpected, f"extra {sorted(unexpected)}"
     env = terraform.locals["function_env"]
     assert 'PCF_WAREHOUSE = "bigquery://${var.project}"' in env
     assert 'PCF_BUS = "pubsub"' in env
@@ -390,7 +396,7 @@ def test_no_public_principals(terraform: Terraform) -> None:
         assert "google_service_account.invoker[each.key]" in body["member"], name
 
 
-def test_iam_follows_topology(terraform: Terraform, topology: dict[str, Any]) -> None:
+def test_iam_follows_topology(terraform: Terraform) -> None:
     loc = terraform.locals
     assert "cfg.writes_tables" in loc["table_writers"]
     assert "cfg.writes_datasets" in loc["editor_datasets"]
@@ -502,7 +508,8 @@ def test_monitoring_alerts(terraform: Terraform) -> None:
     per_kind = terraform.resource("google_monitoring_alert_policy", "alert_kind")
     assert per_kind["for_each"] == "${local.alert_kinds}"
     flt = per_kind["conditions"][0]["condition_threshold"][0]["filter"]
-    assert "metric.label.alert_kind=" in flt and "${each.key}" in flt
+    assert "metric.label.alert_kind=" in flt
+    assert "${each.key}" in flt
     assert "${google_logging_metric.alerts.name}" in flt
     policies = terraform.resources["google_monitoring_alert_policy"]
     assert {

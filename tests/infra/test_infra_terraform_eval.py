@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, probe_module, run_terraform
+
+from tests.infra.infra_helpers import REPO_ROOT, probe_module, run_terraform
 
 TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(
@@ -101,7 +102,8 @@ def test_default_ownership_and_grants(tmp_path: Path, topology: dict[str, Any]) 
     assert env["PCF_CLEANUP_TABLES"] == (
         '["upcoming_player_game_context","upcoming_team_game_context"]'
     )
-    assert env["PCF_COVERAGE_BLOCK_PCT"] == "90" and env["PCF_LOG_FORMAT"] == "json"
+    assert env["PCF_COVERAGE_BLOCK_PCT"] == "90"
+    assert env["PCF_LOG_FORMAT"] == "json"
     from shared.messages import ALERT_KINDS
 
     assert sorted(out["alert_kinds"]) == sorted(ALERT_KINDS)

@@ -16,16 +16,6 @@ from pathlib import Path
 
 import pytest
 from google.api_core.exceptions import NotFound
-from stack_helpers import (
-    ExtraFunction,
-    PullSink,
-    Stack,
-    drop_datasets,
-    healthy,
-    isolated_settings,
-    stack_app,
-    stack_settings,
-)
 
 from shared.app import App
 from shared.config import REPO_ROOT
@@ -45,6 +35,16 @@ from shared.tools.stack import (
     up,
 )
 from shared.tools.stack.process import free_port, port_open, spawn, stop_groups, wait_until
+from tests.integration.stack_helpers import (
+    ExtraFunction,
+    PullSink,
+    Stack,
+    drop_datasets,
+    healthy,
+    isolated_settings,
+    stack_app,
+    stack_settings,
+)
 
 FAULTS_SOURCE = Path(__file__).parent / "faults" / "process_date_faults.py"
 

@@ -1,7 +1,8 @@
 """Helpers of the emulator tier: reach a running stack, publish, pull, poll, build Apps on it.
 
-Imported by ``conftest.py`` (fixtures) and the test modules (``from stack_helpers import …``,
-the same pattern as ``tests/infra/infra_helpers.py``). Every wait is bounded polling on a
+Imported by ``conftest.py`` (fixtures) and the test modules
+(``from tests.integration.stack_helpers import …``, the same pattern as
+``tests/infra/infra_helpers.py``). Every wait is bounded polling on a
 condition (deadline + short poll interval), never a fixed sleep.
 """
 
@@ -16,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+from google.cloud import bigquery
 
 from shared.app import App, build_app
 from shared.bus.base import Publisher
@@ -25,6 +28,7 @@ from shared.config import Settings
 from shared.tools.stack import StackInfo, Topology, publisher_client, stack_env
 from shared.tools.stack.process import http_ok, is_alive, port_open
 from shared.usecases import ledger
+from shared.warehouse.bigquery import BigQueryWarehouse
 
 POLL_SECONDS = 0.25
 DATASET_KEYS = ("reference", "analytics", "precompute", "orchestration", "backup", "staging")
@@ -32,9 +36,14 @@ T = TypeVar("T")
 
 
 def wait_for(
-    probe: Callable[[], T], *, timeout: float, what: str, every: float = POLL_SECONDS
+    probe: Callable[[], T | Literal[False] | None],
+    *,
+    timeout: float,
+    what: str,
+    every: float = POLL_SECONDS,
 ) -> T:
-    """The first truthy ``probe()`` result, polling every ``every`` s for at most ``timeout`` s."""
+    """The first truthy ``probe()`` result, polling every ``every`` s for at most ``timeout`` s
+    (a probe answers ``None`` or ``False`` while the condition does not hold yet)."""
     deadline = time.monotonic() + timeout
     while True:
         last = probe()
@@ -199,9 +208,16 @@ def isolated_settings(stack: Stack, tag: str | None = None) -> Settings:
     return stack_settings(stack.info, **{f"dataset_{k}": f"it{tag}_{k}" for k in DATASET_KEYS})
 
 
+def bq_client(app: App) -> bigquery.Client:
+    """The google-cloud-bigquery client of an App on the stack's BigQuery."""
+    assert isinstance(app.warehouse, BigQueryWarehouse), type(app.warehouse).__name__
+    client: bigquery.Client = app.warehouse.client
+    return client
+
+
 def drop_datasets(app: App) -> None:
     """Delete every dataset of an App (with contents; missing is fine)."""
-    client = app.warehouse.client  # type: ignore[attr-defined]
+    client = bq_client(app)
     for key in DATASET_KEYS:
         client.delete_dataset(
             f"{app.settings.project}.{app.settings.dataset(key)}",

@@ -19,13 +19,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from google.cloud import bigquery
-from stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
 from shared.app import App, build_app
 from shared.config import Settings
 from shared.entrypoint import Delivery
 from shared.messages import CleanupRequest, ProcessDate, ValidateCoverage
+from shared.rules.cleanup import backup_table_name
 from shared.rules.planning import staging_table_name
 from shared.sql import cleanup as cleanup_sql
 from shared.sql import ledger as ledger_sql
@@ -33,12 +32,19 @@ from shared.sql import processing as processing_sql
 from shared.tools.local_bus import LocalBus
 from shared.tools.seed.load import inject_stale_upcg, seed
 from shared.usecases import ledger
-from shared.usecases.cleanup_upcoming import backup_table_name, cleanup_upcoming
+from shared.usecases.cleanup_upcoming import cleanup_upcoming
 from shared.usecases.ledger import LedgerUpdate
 from shared.usecases.process_date import process_date
 from shared.usecases.validate_coverage import PublishOutcome, publish, validate_coverage
 from shared.warehouse import Sql, TransientWarehouseError, WarehouseError, load_schemas
-from tests.sql_catalog import SAMPLE, STAGED_LIKE, STATEMENTS
+from tests.integration.stack_helpers import (
+    Stack,
+    bq_client,
+    drop_datasets,
+    isolated_settings,
+    stack_app,
+)
+from tests.sql_catalog import SAMPLE_DATE, STATEMENTS, check_sample_run, run_sample
 
 pytestmark = pytest.mark.stack
 
@@ -147,7 +153,7 @@ def duck_app(real_seeded_file: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_create_all_builds_every_table_from_infra_schemas(wh_app: App) -> None:
-    client: bigquery.Client = wh_app.warehouse.client  # type: ignore[attr-defined]
+    client = bq_client(wh_app)
     project = wh_app.settings.project
     for schema in load_schemas().values():
         table = client.get_table(
@@ -211,9 +217,13 @@ def test_insert_rows_is_a_typed_batch_load(wh_app: App) -> None:
     assert [r["player_lookup"] for r in got] == ["ajones", "bsmith", "csmith"]
     first = got[0]
     assert first["player_full_name"] == "Añé Jones"
-    assert first["game_date"] == day and first["home_game"] is True and first["points"] == 22
-    assert first["minutes_played"] == Decimal("31.5") and first["usage_rate"] == Decimal("24.125")
-    assert got[1]["minutes_played"] is None and got[1]["home_game"] is False
+    assert first["game_date"] == day
+    assert first["home_game"] is True
+    assert first["points"] == 22
+    assert first["minutes_played"] == Decimal("31.5")
+    assert first["usage_rate"] == Decimal("24.125")
+    assert got[1]["minutes_played"] is None
+    assert got[1]["home_game"] is False
     assert got[2]["usage_rate"] is None
     with pytest.raises(WarehouseError, match="not in table"):
         wh.insert_rows("player_game_summary", [{"player_lookup": "x", "nope": 1}])
@@ -293,64 +303,15 @@ def test_staging_an_empty_batch_still_makes_a_table(wh_app: App) -> None:
 # -- every named statement ---------------------------------------------------------------------
 
 
-def test_the_sql_module_is_collected() -> None:
-    names = {s.name for s in STATEMENTS}
-    assert {
-        "processing.date_plan",
-        "coverage.publish",
-        "ledger.upsert",
-        "ledger.queue_many",
-        "coverage.audit",
-        "cleanup.take_lease",
-    } <= names
-
-
 @pytest.mark.parametrize("sql", STATEMENTS, ids=lambda s: s.name)
 def test_named_statement_runs_on_bigquery_with_typed_parameters(wh_app: App, sql: Sql) -> None:
+    # Staged tables hold one typed row here, so the MERGEs bind real values on BigQuery.
+    staged = {
+        "player_composite_factors": pcf_row(SAMPLE_DATE, "zed", "0.00"),
+        "backfill_ledger": {"run_id": "it-sample", "game_date": SAMPLE_DATE, "status": "queued"},
+    }
     wh = wh_app.warehouse
-    params: dict[str, Any] = {name: SAMPLE[kind] for name, kind in sql.types.items()}
-    if sql.name in ("ledger.upsert", "ledger.mark_dead_lettered"):
-        params.update(status="queued", attempt_increment=0)
-    idents: dict[str, str] = {}
-    staged: list[str] = []
-    placeholders = sql.placeholders()
-    if "staging" in placeholders:
-        like = STAGED_LIKE[sql.name]
-        sample = (
-            pcf_row(SAMPLE["DATE"], "zed", "0.00")
-            if like == "player_composite_factors"
-            else {
-                "run_id": "it-sample",
-                "game_date": SAMPLE["DATE"],
-                "status": "queued",
-            }
-        )
-        idents["staging"] = wh.stage_rows(like, [sample], tag="it")
-        staged.append(idents["staging"])
-    if "target" in placeholders:
-        idents["target"] = wh.table("upcoming_player_game_context")
-    if "backup" in placeholders:
-        idents["backup"] = wh.copy_rows_to_new_table(
-            cleanup_sql.STALE_ROWS,
-            {"cutoff": SAMPLE["DATE"]},
-            "backup",
-            f"it_backup_{sql.name.replace('.', '_')}",
-            None,
-            target=wh.table("upcoming_player_game_context"),
-        )
-    try:
-        if sql.text.lstrip().upper().startswith(("SELECT", "WITH")):
-            rows = wh.query(sql, params, **idents)
-            assert isinstance(rows, list)
-            if sql.name in ("processing.date_plan", "cleanup.table_stats"):
-                assert len(rows) == 1  # one row even on empty tables
-            if sql.name in ("coverage.audit", "coverage.verify"):
-                assert len(rows) == len(params["game_dates"])  # one row per date, even empty
-        else:
-            assert wh.execute(sql, params, **idents) >= 0
-    finally:
-        for name in staged:
-            wh.drop_staging(name)
+    check_sample_run(sql, run_sample(wh, sql, tag="it", staged_rows=staged))
 
 
 def test_failing_statements_raise_instead_of_returning_nothing(wh_app: App) -> None:
@@ -409,8 +370,10 @@ def test_ledger_upsert_queue_many_and_latest(wh_app: App) -> None:
         "PGS_SYNTHETIC",
         "m1",
     )
-    assert row["coverage_pct"] == Decimal("100.0") and row["error"] is None
-    assert row["attempts"] == 1 and row["forced"] is False
+    assert row["coverage_pct"] == Decimal("100.0")
+    assert row["error"] is None
+    assert row["attempts"] == 1
+    assert row["forced"] is False
     assert row["created_at"] <= row["updated_at"]
 
     # queue_many inserts only the (run, date) rows that are new: d1 keeps its status.
@@ -544,7 +507,8 @@ def test_queries_agree_with_the_embedded_warehouse(
 ) -> None:
     on_bq = comparable(season_app.warehouse.query(sql, params))
     on_duck = comparable(duck_app.warehouse.query(sql, params))
-    assert on_bq and len(on_bq) == len(on_duck)
+    assert on_bq
+    assert len(on_bq) == len(on_duck)
     for bq_row, duck_row in zip(on_bq, on_duck, strict=True):
         assert bq_row == duck_row
 
@@ -564,13 +528,15 @@ def test_cleanup_backs_up_deletes_and_verifies(isolated_app: Callable[[], App]) 
     wh.insert_rows(
         "upcoming_player_game_context", [_upcg(d, p) for d in days for p in ("ann", "bob")]
     )
-    ask = {"tables": ["upcoming_player_game_context", "upcoming_team_game_context"], "today": today}
+    tables = ["upcoming_player_game_context", "upcoming_team_game_context"]
 
-    dry = cleanup_upcoming(app, CleanupRequest(dry_run=True, **ask), NO_DELIVERY)
+    dry = cleanup_upcoming(
+        app, CleanupRequest(dry_run=True, tables=tables, today=today), NO_DELIVERY
+    )
     assert [t.status for t in dry.tables] == ["dry_run", "clean"]
     assert wh.query(UPCG_ROWS, {"a": days[0], "b": days[-1]}).__len__() == 8
 
-    run = cleanup_upcoming(app, CleanupRequest(**ask), NO_DELIVERY)
+    run = cleanup_upcoming(app, CleanupRequest(tables=tables, today=today), NO_DELIVERY)
     upcg = run.tables[0]
     assert (run.cutoff_date, upcg.status, run.tables[1].status) == (
         date(2026, 1, 6),
@@ -607,7 +573,7 @@ def test_cleanup_backs_up_deletes_and_verifies(isolated_app: Callable[[], App]) 
         ("upcoming_team_game_context", "clean", 0),
     ]
 
-    again = cleanup_upcoming(app, CleanupRequest(**ask), NO_DELIVERY)
+    again = cleanup_upcoming(app, CleanupRequest(tables=tables, today=today), NO_DELIVERY)
     assert [t.status for t in again.tables] == ["clean", "clean"]
     assert not wh.table_exists(
         "backup", backup_table_name("upcoming_player_game_context", today, again.cleanup_id)
@@ -626,7 +592,8 @@ def test_copy_rows_to_new_table_creates_and_never_replaces(wh_app: App) -> None:
     name = "it_copy_target"
     assert not wh.table_exists("backup", name)
     made = wh.copy_rows_to_new_table(copy, {"cutoff": day}, "backup", name, 30, target=target)
-    assert made == wh.dataset_table("backup", name) and wh.table_exists("backup", name)
+    assert made == wh.dataset_table("backup", name)
+    assert wh.table_exists("backup", name)
     count = Sql("it.count", "SELECT COUNT(*) AS n FROM {t}")
     assert wh.query(count, t=made) == [{"n": 2}]
     with pytest.raises(WarehouseError):  # create-only: a clash is an error

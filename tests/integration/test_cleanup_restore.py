@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
 from shared.app import App
 from shared.entrypoint import Delivery
@@ -26,6 +25,8 @@ from shared.tools.local_bus import LocalBus
 from shared.tools.seed.load import seed
 from shared.usecases.cleanup_upcoming import TableOutcome, cleanup_upcoming, recent_runs
 from shared.warehouse import Sql, WarehouseError, get_schema
+from tests.fakes import published_alerts
+from tests.integration.stack_helpers import Stack, drop_datasets, isolated_settings, stack_app
 
 pytestmark = pytest.mark.stack
 
@@ -151,7 +152,7 @@ def test_crash_after_delete_is_reconciled_and_restored(small: App) -> None:
     app.clock = lambda: t0
     req = CleanupRequest(today=date(2026, 1, 13), tables=[UPCG])
 
-    def crash(step: str, o: TableOutcome) -> None:
+    def crash(step: str, _outcome: TableOutcome) -> None:
         if step == "delete":
             raise Crash
 
@@ -170,7 +171,7 @@ def test_crash_after_delete_is_reconciled_and_restored(small: App) -> None:
     )
     assert nxt.tables[0].status == "clean"
     assert isinstance(app.bus, LocalBus)
-    assert [m.kind for m in app.bus.messages("alerts")] == ["cleanup_reconciled"]  # type: ignore[attr-defined]
+    assert [m.kind for m in published_alerts(app)] == ["cleanup_reconciled"]
 
     restore = CleanupRequest(action="restore", cleanup_id=settled.cleanup_id)
     [t] = cleanup_upcoming(app, restore, DELIVERY).tables
@@ -199,9 +200,8 @@ def test_restore_by_message_runs_in_the_cleanup_function(stack: Stack, pipeline_
     delete other tests' rows; so the cleanup is set up by hand: three rows of a far-away date
     moved to a backup table and a `deleted` cleanup_runs row naming it.
     """
-    from stack_helpers import wait_for
-
     from shared.usecases.cleanup_upcoming import BACKUP_DATASET_KEY, new_cleanup_id
+    from tests.integration.stack_helpers import wait_for
 
     app = pipeline_app
     wh = app.warehouse

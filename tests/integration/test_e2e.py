@@ -26,15 +26,6 @@ from typing import Any
 
 import pytest
 from google.api_core.exceptions import NotFound
-from stack_helpers import (
-    ExtraFunction,
-    PullSink,
-    Stack,
-    payload,
-    read_log,
-    run_ledger,
-    wait_for,
-)
 
 from shared.app import App
 from shared.clock import et_today
@@ -46,6 +37,16 @@ from shared.tools.stack import PubSubPlan, SubscriptionInfo, provision_pubsub, p
 from shared.topology import load_topology
 from shared.usecases.dispatch_backfill import dispatch_backfill
 from shared.warehouse import Sql
+from tests.fakes import local_bus
+from tests.integration.stack_helpers import (
+    ExtraFunction,
+    PullSink,
+    Stack,
+    payload,
+    read_log,
+    run_ledger,
+    wait_for,
+)
 from tests.season_facts import END, EXPECTED, INCIDENT, NEXT, OFF_DAYS, STALE, START
 
 pytestmark = [pytest.mark.stack, pytest.mark.realdata]
@@ -165,7 +166,11 @@ class Probes:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def probes(stack: Stack, faults: ExtraFunction, alerts: PullSink) -> Iterator[Probes]:
+def probes(
+    stack: Stack,
+    faults: ExtraFunction,
+    alerts: PullSink,  # noqa: ARG001  (subscribed before the probes publish: their alerts count)
+) -> Iterator[Probes]:
     """Publish the malformed and the always-failing message first (their clocks start now)."""
     process_dlq = stack.sink(stack.topic("process_date") + stack.topology.delivery.dlq_suffix)
     token = uuid.uuid4().hex[:10]
@@ -323,7 +328,7 @@ def test_backfill_over_pubsub_matches_the_embedded_run(
         BackfillRequest(start_date=START, end_date=END, requested_by="e2e"),
         NO_DELIVERY,
     )
-    assert real_app.bus.drain(timeout=300)  # type: ignore[attr-defined]
+    assert local_bus(real_app).drain(timeout=300)
     local = run_ledger(real_app, embedded.run_id, START, END)
     fields = ("status", "expected_players", "upcg_players", "actual_players", "coverage_pct")
     assert {d: tuple(r[f] for f in (*fields, "data_source")) for d, r in local.items()} == {
@@ -382,13 +387,15 @@ def test_a_transient_failure_is_redelivered_and_completes(
     # Both deliveries reached the use case (attempts counts them); the second one finished.
     assert (row["status"], row["attempts"], row["actual_players"]) == ("succeeded", 2, expected)
     deliveries = faults.deliveries(run_id)
-    assert len(deliveries) == 2 and deliveries[1] > deliveries[0]
+    assert len(deliveries) == 2
+    assert deliveries[1] > deliveries[0]
     warned = [
         r
         for r in records(faults.log, message_id=message_id)
         if r["severity"] == "WARNING" and "will be redelivered" in r["message"]
     ]
-    assert len(warned) == 1 and "injected 503" in warned[0]["message"]
+    assert len(warned) == 1
+    assert "injected 503" in warned[0]["message"]
     counts = season.warehouse.query(PCF_COUNTS, {"a": TRANSIENT_DATE, "b": TRANSIENT_DATE})
     assert [(r["n_rows"], r["n_players"]) for r in counts] == [(expected, expected)]
 
@@ -416,8 +423,9 @@ def test_a_message_that_always_fails_is_dead_lettered_after_5_attempts(
     assert (row["status"], row["attempts"]) == ("processing", delivery.max_delivery_attempts)
 
 
+@pytest.mark.usefixtures("dead_lettered")
 def test_five_transient_failures_end_failed_by_the_dlq_consumer_then_rerun_failed(
-    stack: Stack, season: App, probes: Probes, alerts: PullSink, dead_lettered: list[Any]
+    stack: Stack, season: App, probes: Probes, alerts: PullSink
 ) -> None:
     attempts = stack.topology.delivery.max_delivery_attempts
 
@@ -451,8 +459,9 @@ def test_five_transient_failures_end_failed_by_the_dlq_consumer_then_rerun_faile
     assert final[DEAD_LETTER_DATE]["actual_players"] == pgs > 0
 
 
+@pytest.mark.usefixtures("dead_lettered")
 def test_a_malformed_message_is_acknowledged_once_and_logged_at_error(
-    stack: Stack, probes: Probes, alerts: PullSink, dead_lettered: list[Any]
+    stack: Stack, probes: Probes, alerts: PullSink
 ) -> None:
     # dead_lettered: a message published after this one has used up all its attempts, so a
     # redelivery of this one would have happened by now.

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A warehouse after ``make demo`` (synthetic season, blocked → forced → fixed)."""
     from shared.tools import demo
 
@@ -58,7 +57,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         logger.handlers[:] = handlers
         logger.setLevel(level)
-    yield url
+    return url
 
 
 def expected_players(url: str, day: str) -> int:
@@ -93,7 +92,8 @@ def test_explain_shows_every_run_in_order(
     assert (blocked["expected_players"], blocked["actual_players"]) == (expected, 1)
     assert blocked["missing_players"] == expected - 1
     assert blocked["coverage_pct"] == round(100 / expected, 1)
-    assert blocked["forced"] is False and blocked["force_reason"] is None
+    assert blocked["forced"] is False
+    assert blocked["force_reason"] is None
     assert (forced["forced"], forced["force_reason"], forced["requested_by"]) == (
         True,
         REASON,
@@ -235,7 +235,8 @@ def test_report_is_self_contained(report: tuple[Path, Any]) -> None:
     # The demo range is checkpointed; before and after it the dates were never run; the
     # All-Star break is off-days, not "not run".
     assert counts["succeeded"] == 13
-    assert counts["off-day"] == 6 and counts["not run"] == len(data.days) - 19
+    assert counts["off-day"] == 6
+    assert counts["not run"] == len(data.days) - 19
     assert data.forced_dates() == [date(2023, 2, 23), date(2023, 2, 24)]
 
 
@@ -251,8 +252,10 @@ def test_report_renders_in_headless_chromium(report: tuple[Path, Any], tmp_path:
     assert f'data-total="dates">{len(data.days)}<' in dom
     blocked = re.search(r"id=\"blocked-dates\">([^<]*)<", dom)
     forced = re.search(r"id=\"forced-dates\">([^<]*)<", dom)
-    assert blocked and blocked.group(1) == f"{INCIDENT}, {NEXT}"
-    assert forced and forced.group(1) == f"{INCIDENT}, {NEXT}"
+    assert blocked
+    assert blocked.group(1) == f"{INCIDENT}, {NEXT}"
+    assert forced
+    assert forced.group(1) == f"{INCIDENT}, {NEXT}"
     for day in (INCIDENT, NEXT):
         # Its calendar cell (outlined: it had a forced run) and its open history.
         assert re.search(rf'class="cell s-succeeded forced" href="#d-{day}"', dom)
@@ -269,12 +272,14 @@ def test_report_renders_in_headless_chromium(report: tuple[Path, Any], tmp_path:
     for day in ("2023-02-17", "2023-02-20"):  # the All-Star break: off-days
         assert re.search(rf'href="#d-{day}" [^>]*data-status="off-day"', dom)
     assert re.search(r'href="#d-2023-02-10" [^>]*data-status="not run"', dom)
-    assert "gate: block below 90 %" in dom and "warn below 95 %" in dom
+    assert "gate: block below 90 %" in dom
+    assert "warn below 95 %" in dom
 
     shot = tmp_path / "report.png"
     done = browse(page, tmp_path, f"--screenshot={shot}")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000
 
 
 def test_piped_backfill_ends_with_a_summary_line(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from shared.app import App
+from shared.tools.duckdb_warehouse import DuckDBWarehouse
 from shared.tools.seed import derive_tables
 from shared.tools.seed.load import inject_stale_upcg
 from tests.season_facts import INCIDENT, NEXT, STALE
@@ -56,6 +57,7 @@ def incident(real_app: App) -> App:
 @pytest.fixture
 def incident_url(incident: App) -> str:
     """The incident warehouse, closed so the CLI can open it (one process-level connection)."""
-    url = f"duckdb:///{incident.warehouse.path}"  # type: ignore[attr-defined]
+    assert isinstance(incident.warehouse, DuckDBWarehouse)
+    url = f"duckdb:///{incident.warehouse.path}"
     incident.close()
     return url

@@ -15,6 +15,7 @@ import pytest
 
 from shared.app import App, build_app
 from shared.bus.base import Publisher
+from shared.clock import et_today
 from shared.config import Settings
 from shared.entrypoint import Delivery
 from shared.messages import Alert, BackfillRequest, Message, ProcessDate, ValidateCoverage
@@ -23,7 +24,7 @@ from shared.tools.local_bus import LocalBus
 from shared.tools.registry import wire_local_bus
 from shared.tools.seed.load import inject_stale_upcg
 from shared.usecases import ledger
-from shared.usecases.dispatch_backfill import DispatchResult, dispatch_backfill, et_today
+from shared.usecases.dispatch_backfill import DispatchResult, dispatch_backfill
 from shared.warehouse import Sql
 from tests.season_facts import END, EXPECTED, INCIDENT, NEXT, OFF_DAYS, STALE, START
 
@@ -288,7 +289,9 @@ def test_every_message_delivered_twice_gives_the_same_result(
             deliveries = sum(
                 p.attempts
                 for p in twice_bus.published
-                if p.topic_key == "process_date" and day in p.message.dates  # type: ignore[attr-defined]
+                if p.topic_key == "process_date"
+                and isinstance(p.message, ProcessDate)
+                and day in p.message.dates
             )
             if workers == 1:
                 # Sequential deliveries: exactly the two copies, each delivered once.
@@ -458,7 +461,8 @@ def test_cli_usage_errors_exit_2_and_write_nothing(
         code, out, err = cli(capsys, "backfill", *args, "--warehouse", url)
         assert code == 2, (args, out, err)
         assert message in err, (args, err)
-        assert "pcf" in err and "error" in err
+        assert "pcf" in err
+        assert "error" in err
     with reopened(url) as app:
         everything = app.warehouse.query(
             LEDGER_ROWS, {"a": date(2000, 1, 1), "b": date(2100, 1, 1)}

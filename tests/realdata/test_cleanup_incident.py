@@ -14,9 +14,10 @@ import pytest
 from shared.app import App
 from shared.config import Settings
 from shared.entrypoint import Delivery
-from shared.messages import CleanupRequest, ProcessDate
+from shared.messages import CleanupRequest, ProcessDate, ValidateCoverage
 from shared.usecases.cleanup_upcoming import cleanup_upcoming
 from shared.warehouse import Sql
+from tests.fakes import local_bus
 from tests.unit.cleanup.conftest import UPCG, UTCG, make_app, per_date
 
 pytestmark = pytest.mark.realdata
@@ -95,7 +96,8 @@ def test_stale_season_is_refused_then_cleaned_and_processing_still_falls_back(
     # Staged only; the audit publishes it (this bus has no subscribers: run it here).
     from shared.usecases.validate_coverage import validate_coverage
 
-    (handoff,) = app.bus.messages("validate_coverage")  # type: ignore[attr-defined]
+    (handoff,) = local_bus(app).messages("validate_coverage")
+    assert isinstance(handoff, ValidateCoverage)
     assert validate_coverage(app, handoff, Delivery("m-4", 1, None, {})).status == "succeeded"
     [row] = app.warehouse.query(
         Sql(
@@ -193,7 +195,7 @@ def test_an_overlapping_run_cannot_replace_the_backup_of_2460_utcg_rows(
         req = CleanupRequest(today=date(2023, 6, 1), tables=[UTCG], allow_large_delete=True)
         others: list[Any] = []
 
-        def run_b(step: str, o: Any) -> None:
+        def run_b(step: str, _outcome: Any) -> None:
             if step in ("intent", "delete"):
                 others.append(cleanup_upcoming(app, req, Delivery("m-b", 1, None, {})))
 

@@ -14,6 +14,7 @@ from shared.sql import processing as sql
 from shared.tools.seed.load import inject_stale_upcg
 from shared.usecases.process_date import process_date
 from shared.warehouse import Sql
+from tests.fakes import local_bus
 
 INCIDENT = date(2023, 2, 23)
 NEXT = date(2023, 2, 24)
@@ -26,7 +27,7 @@ OUT = Sql(
 def run(app: App, day: date, run_id: str = "r1", **kw: Any) -> Any:
     """Process (stage) the date, then let the wired validate_coverage audit and publish it."""
     result = process_date(app, ProcessDate(run_id=run_id, game_date=day, **kw), DELIVERY)
-    assert app.bus.drain(timeout=120)  # type: ignore[attr-defined]
+    assert local_bus(app).drain(timeout=120)
     return result
 
 
@@ -39,7 +40,8 @@ def test_incident_date_falls_back_to_all_187_players(real_app: App, logs: Any) -
     result = run(real_app, INCIDENT)
     out = rows(real_app, INCIDENT)
     assert (result.expected_players, result.upcg_players, result.rows_written) == (187, 1, 187)
-    assert len(out) == 187 and {r["data_source"] for r in out} == {"PGS_SYNTHETIC"}
+    assert len(out) == 187
+    assert {r["data_source"] for r in out} == {"PGS_SYNTHETIC"}
     check = logs.find("ERROR", "data source check")[0]
     assert (
         check["upcg_players"],
@@ -73,7 +75,8 @@ def test_bootstrap_boundary(real_app: App) -> None:
     assert run(real_app, date(2022, 10, 31)).status == "skipped_bootstrap"
     assert rows(real_app, date(2022, 10, 31)) == []
     first = run(real_app, date(2022, 11, 1))
-    assert first.status == "written" and first.rows_written == first.expected_players > 0
+    assert first.status == "written"
+    assert first.rows_written == first.expected_players > 0
 
 
 def test_rerun_gives_identical_rows_and_hashes(real_app: App) -> None:
@@ -110,7 +113,8 @@ def test_synthetic_context_agrees_with_seeded_upcg(real_app: App, day: date) -> 
         r["player_lookup"]: r
         for r in real_app.warehouse.query(sql.CONTEXT_FROM_UPCG, sql.dates_params([day]))
     }
-    assert synthetic.keys() == upcg.keys() and len(upcg) > 50
+    assert synthetic.keys() == upcg.keys()
+    assert len(upcg) > 50
     for player, s in synthetic.items():
         u = upcg[player]
         assert [s[c] for c in SHARED_COLUMNS] == [u[c] for c in SHARED_COLUMNS], player
@@ -147,7 +151,8 @@ def test_stale_injection_keeps_the_first_players_and_nothing_else(real_app: App)
     done = inject_stale_upcg(real_app, {INCIDENT: 1, NEXT: 68})
     assert done == {INCIDENT: (187, 1), NEXT: (175, 68)}
     after = {r["game_date"]: r for r in real_app.warehouse.query(count)}
-    assert after[INCIDENT]["n"] == 1 and after[INCIDENT]["first"] == "aaronnesmith"
+    assert after[INCIDENT]["n"] == 1
+    assert after[INCIDENT]["first"] == "aaronnesmith"
     assert after[NEXT]["n"] == 68
     assert after[date(2023, 2, 25)]["n"] == before[date(2023, 2, 25)]
 

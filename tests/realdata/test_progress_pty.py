@@ -20,6 +20,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,15 +59,16 @@ class Terminal:
                 os._exit(127)
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         os.kill(pid, signal.SIGWINCH)
-        self.pid, self.fd, self.text, self.status = pid, fd, "", None
+        self.pid, self.fd, self.text = pid, fd, ""
+        self.status: int | None = None
 
-    def read_until(self, predicate: object, timeout: float) -> bool:
+    def read_until(self, predicate: Callable[[str], object], timeout: float) -> bool:
         """Read output until ``predicate(text)`` holds or ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
-        while not predicate(self.text):  # type: ignore[operator]
+        while not predicate(self.text):
             left = deadline - time.monotonic()
             if left <= 0 or not self._read(left):
-                return bool(predicate(self.text))  # type: ignore[operator]
+                return bool(predicate(self.text))
         return True
 
     def _read(self, timeout: float) -> bool:
@@ -111,7 +113,9 @@ def bar_counts(text: str) -> list[int]:
 
 def plan_dates(text: str) -> range:
     """1..total of the bar."""
-    return range(1, int(BAR.search(text).group(2)) + 1)  # type: ignore[union-attr]
+    bar = BAR.search(text)
+    assert bar, f"no progress bar in {text[-200:]!r}"
+    return range(1, int(bar.group(2)) + 1)
 
 
 def eta_shown(text: str) -> list[str]:
@@ -145,7 +149,8 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
         assert term.read_until(lambda t: max(bar_counts(t)) > first, 30), term.text[-2000:]
         plain = ANSI.sub("", term.text)
         total = {int(m.group(2)) for m in BAR.finditer(plain)}
-        assert len(total) == 1 and total.pop() == (season["b"] - season["a"]).days + 1
+        assert len(total) == 1
+        assert total.pop() == (season["b"] - season["a"]).days + 1
         # An ETA once a date is done (rate > 0).
         assert term.read_until(lambda t: bool(eta_shown(t)), 10), term.text[-2000:]
 
@@ -166,7 +171,8 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     assert '{"severity"' not in out
     assert "interrupted: run pty-run stopped" in out
     [resume] = re.findall(r"resume the unfinished dates:\s+(pcf backfill .*--rerun missing)", out)
-    assert "--rerun failed" in out and f"pcf status --run-id {run_id}" in out
+    assert "--rerun failed" in out
+    assert f"pcf status --run-id {run_id}" in out
 
     app = build_app(Settings(warehouse=url), bus=LocalBus(workers=1))
     try:
@@ -174,7 +180,8 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     finally:
         app.close()
     finished = sum(n for s, n in statuses.items() if s in ("succeeded", "warned"))
-    assert finished > 0 and max(bar_counts(out)) <= len(plan_dates(out))
+    assert finished > 0
+    assert max(bar_counts(out)) <= len(plan_dates(out))
     assert statuses.get("queued", 0) > 0  # dates never started stay queued
     unfinished = sum(n for s, n in statuses.items() if s not in FINAL_OK)
 
@@ -192,4 +199,4 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)["data"]["plan"]
     assert sum(1 for line in plan if line["action"] == "send") == unfinished
-    assert main  # the in-process CLI is the same program (imported for type checkers)
+    assert callable(main)  # the in-process CLI is the same program (imported for type checkers)

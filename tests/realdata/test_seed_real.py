@@ -39,7 +39,9 @@ def _row(frame: pd.DataFrame, key: str, value: str, column: str, day: str) -> pd
 # --- PGS and the incident --------------------------------------------------------------------
 
 
-def test_pgs_keeps_played_rows_with_minutes(real_tables, real_logs):
+def test_pgs_keeps_played_rows_with_minutes(
+    real_tables: dict[str, pd.DataFrame], real_logs: pd.DataFrame
+) -> None:
     pgs = real_tables["player_game_summary"]
     # SOURCE.md counts 25,894 played rows; two of them are "played" at 0:00 and RULES §6.1
     # keeps only minutes > 0.
@@ -58,7 +60,7 @@ def test_pgs_keeps_played_rows_with_minutes(real_tables, real_logs):
     ]
 
 
-def test_incident_dates_have_187_and_175_players(real_tables):
+def test_incident_dates_have_187_and_175_players(real_tables: dict[str, pd.DataFrame]) -> None:
     pgs, upcg = real_tables["player_game_summary"], real_tables["upcoming_player_game_context"]
     assert on(pgs, "game_date", "2023-02-23")["player_lookup"].nunique() == 187
     assert on(pgs, "game_date", "2023-02-24")["player_lookup"].nunique() == 175
@@ -66,7 +68,7 @@ def test_incident_dates_have_187_and_175_players(real_tables):
     assert len(on(upcg, "game_date", "2023-02-24")) == 175
 
 
-def test_untouched_upcg_covers_pgs_on_every_date(real_tables):
+def test_untouched_upcg_covers_pgs_on_every_date(real_tables: dict[str, pd.DataFrame]) -> None:
     pgs, upcg = real_tables["player_game_summary"], real_tables["upcoming_player_game_context"]
     expected = pgs.groupby("game_date")["player_lookup"].apply(frozenset)
     actual = upcg.groupby("game_date")["player_lookup"].apply(frozenset)
@@ -75,7 +77,7 @@ def test_untouched_upcg_covers_pgs_on_every_date(real_tables):
     assert not upcg.duplicated(["game_date", "player_lookup"]).any()
 
 
-def test_player_lookups_are_normalized_and_unique(real_tables):
+def test_player_lookups_are_normalized_and_unique(real_tables: dict[str, pd.DataFrame]) -> None:
     pgs = real_tables["player_game_summary"]
     names = pgs.drop_duplicates("player_full_name").set_index("player_full_name")
     assert names.loc["Nikola Jokić", "player_lookup"] == "nikolajokic"
@@ -163,7 +165,12 @@ def _assert_matches(row: pd.Series, expected: dict[str, object]) -> None:
         ),
     ],
 )
-def test_upcg_for_jokic_by_hand(real_tables, real_logs, day, literal):
+def test_upcg_for_jokic_by_hand(
+    real_tables: dict[str, pd.DataFrame],
+    real_logs: pd.DataFrame,
+    day: str,
+    literal: dict[str, object],
+) -> None:
     row = _row(
         real_tables["upcoming_player_game_context"],
         "player_lookup",
@@ -178,7 +185,9 @@ def test_upcg_for_jokic_by_hand(real_tables, real_logs, day, literal):
     assert row["team_abbr"] == "DEN"
 
 
-def test_upcg_matches_reference_for_every_player_on_2023_02_23(real_tables, real_logs, real_dir):
+def test_upcg_matches_reference_for_every_player_on_2023_02_23(
+    real_tables: dict[str, pd.DataFrame], real_logs: pd.DataFrame, real_dir: Path
+) -> None:
     history = _played(real_logs)
     births = pd.read_csv(next(real_dir.glob("players_*.csv"))).set_index("player_id")["birthdate"]
     upcg = on(real_tables["upcoming_player_game_context"], "game_date", "2023-02-23")
@@ -200,7 +209,7 @@ def test_upcg_matches_reference_for_every_player_on_2023_02_23(real_tables, real
         _assert_matches(row, expected)
 
 
-def test_star_teammates_out_counts_absent_stars(real_tables):
+def test_star_teammates_out_counts_absent_stars(real_tables: dict[str, pd.DataFrame]) -> None:
     # Before Feb 15, DEN's stars (≥ 10 games, ≥ 20 pts) are Jokić (24.9) and Jamal Murray (20.2);
     # Murray sat out Feb 15, so every Nugget that day has one star teammate out.
     upcg = on(real_tables["upcoming_player_game_context"], "game_date", "2023-02-15")
@@ -209,7 +218,7 @@ def test_star_teammates_out_counts_absent_stars(real_tables):
     assert nuggets["star_teammates_out"].eq(1).all()
 
 
-def test_pace_context_by_hand(real_tables, real_dir):
+def test_pace_context_by_hand(real_tables: dict[str, pd.DataFrame], real_dir: Path) -> None:
     teams = pd.read_csv(next(real_dir.glob("team_game_logs_*.csv")))
     before = teams[teams["game_date"] < "2023-02-26"].sort_values("game_date")
     lac = before[before["team_abbr"] == "LAC"]["pace"]
@@ -232,7 +241,8 @@ def test_pace_context_by_hand(real_tables, real_dir):
     den_row = _row(utcg, "team_abbr", "DEN", "game_date", "2023-02-26")
     assert den_row["team_pace_last_10"] == pytest.approx(den.tail(10).mean())
     assert den_row["opponent_team_abbr"] == "LAC"
-    assert pd.isna(den_row["game_total"]) and pd.isna(den_row["game_spread"])
+    assert pd.isna(den_row["game_total"])
+    assert pd.isna(den_row["game_spread"])
     assert len(utcg) == 2_460
     assert on(utcg, "game_date", "2022-10-18")["team_pace_last_10"].isna().all()
 
@@ -249,7 +259,7 @@ def _shots(real_dir: Path) -> pd.DataFrame:
     return shots
 
 
-def test_psza_pooled_rates_by_hand(real_tables, real_dir):
+def test_psza_pooled_rates_by_hand(real_tables: dict[str, pd.DataFrame], real_dir: Path) -> None:
     shots = _shots(real_dir)
     # Joined on player_id: the shot file spells him "Nikola Jokic" (23 names differ there).
     mine = shots[(shots["player_id"] == 203999) & (shots["game_date"] < "2023-02-26")]
@@ -272,14 +282,15 @@ def test_psza_pooled_rates_by_hand(real_tables, real_dir):
     assert not row["early_season_flag"]
 
 
-def test_psza_first_night_is_early_season(real_tables):
+def test_psza_first_night_is_early_season(real_tables: dict[str, pd.DataFrame]) -> None:
     psza = on(real_tables["player_shot_zone_analysis"], "analysis_date", "2022-10-20")
     davis = psza[psza["player_lookup"] == "anthonydavis"].iloc[0]
-    assert davis["games_in_sample"] == 1 and davis["early_season_flag"]
+    assert davis["games_in_sample"] == 1
+    assert davis["early_season_flag"]
     assert davis["paint_rate_last_10"] == pytest.approx(100 * 17 / 22)
 
 
-def test_no_psza_row_without_a_prior_shot(real_tables):
+def test_no_psza_row_without_a_prior_shot(real_tables: dict[str, pd.DataFrame]) -> None:
     pgs, psza = real_tables["player_game_summary"], real_tables["player_shot_zone_analysis"]
     # Kris Dunn's first game of the season is 2023-02-23 (the incident date).
     assert "krisdunn" in set(on(pgs, "game_date", "2023-02-23")["player_lookup"])
@@ -291,7 +302,7 @@ def test_no_psza_row_without_a_prior_shot(real_tables):
     assert len(on(psza, "analysis_date", "2023-02-23")) == 186
 
 
-def test_tdza_by_hand(real_tables, real_dir):
+def test_tdza_by_hand(real_tables: dict[str, pd.DataFrame], real_dir: Path) -> None:
     shots = _shots(real_dir)
     schedule = pd.read_csv(next(real_dir.glob("schedule_*.csv")), dtype={"game_id": str})
     day = "2023-02-26"
@@ -321,10 +332,11 @@ def test_tdza_by_hand(real_tables, real_dir):
     assert row["mid_range_defense_vs_league_avg"] == pytest.approx(-4.582811, abs=1e-6)
     assert row["three_pt_defense_vs_league_avg"] == pytest.approx(-1.647141, abs=1e-6)
     assert row["weakest_zone"] == "paint"
-    assert row["games_in_sample"] == 15 and not row["early_season_flag"]
+    assert row["games_in_sample"] == 15
+    assert not row["early_season_flag"]
 
 
-def test_tdza_has_no_row_before_a_teams_first_game(real_tables):
+def test_tdza_has_no_row_before_a_teams_first_game(real_tables: dict[str, pd.DataFrame]) -> None:
     tdza = real_tables["team_defense_zone_analysis"]
     assert on(tdza, "analysis_date", "2022-10-18").empty
     # 2,460 team-games minus each team's opener.
@@ -335,7 +347,9 @@ def test_tdza_has_no_row_before_a_teams_first_game(real_tables):
 # --- Strictly before D ---------------------------------------------------------------------
 
 
-def test_context_never_uses_the_days_own_box_score(real_dir, real_tables, tmp_path):
+def test_context_never_uses_the_days_own_box_score(
+    real_dir: Path, real_tables: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
     day = "2023-02-23"
     for source in real_dir.iterdir():
         if source.suffix == ".csv":

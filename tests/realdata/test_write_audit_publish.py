@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typing_extensions import override
 
 from shared.app import App
 from shared.config import REPO_ROOT
@@ -88,7 +89,8 @@ def test_a_blocked_run_never_replaces_the_live_rows(
     assert cli(capsys, "backfill", *whole)[0] == 0
     with reopened(url) as app:
         good = live(app)
-    assert len(good) == 187 and {v[2] for v in good.values()} == {"PGS_SYNTHETIC"}
+    assert len(good) == 187
+    assert {v[2] for v in good.values()} == {"PGS_SYNTHETIC"}
 
     # The incident replayed: UPCG holds 1 stale row, the source is pinned to it.
     code, out, _ = cli(
@@ -156,7 +158,8 @@ def test_an_older_forced_run_delivered_late_is_superseded(incident: App) -> None
     state = latest(app, INCIDENT, INCIDENT)[INCIDENT]
     assert (state["run_id"], state["status"]) == ("r2-newer", "succeeded")
     (alert,) = [a for a in alerts(app.bus) if a.run_id == "r1-older"]
-    assert alert.kind == "stale_run" and alert.details["newer_run_id"] == "r2-newer"
+    assert alert.kind == "stale_run"
+    assert alert.details["newer_run_id"] == "r2-newer"
     # The date still counts as checkpointed: rerun=missing skips it, rerun=failed too.
     assert INCIDENT not in backfill(app, dates=[INCIDENT]).sent
     assert INCIDENT not in backfill(app, dates=[INCIDENT], rerun="failed").sent
@@ -187,7 +190,8 @@ def test_an_older_and_a_newer_run_delivered_concurrently(
         assert bus.drain(timeout=120)
 
         final = live(app)
-        assert len(final) == 187 and {v[0] for v in final.values()} == {"r2-newer"}
+        assert len(final) == 187
+        assert {v[0] for v in final.values()} == {"r2-newer"}
         assert run_row(app, "r2-newer")["status"] == "succeeded"
         # The older run either lost the race (superseded) or published first and was then
         # replaced; it is never what stays live, and never the date's state.
@@ -214,7 +218,8 @@ def test_late_pgs_blocks_as_no_expected_players_then_rerun_failed_repairs(incide
     assert row["error"].startswith("COVERAGE VALIDATION FAILED: 0 players expected but 10 final")
     assert "no_expected_players" in row["error"]
     (alert,) = [a for a in alerts(app.bus) if a.run_id == late.run_id]
-    assert alert.kind == "coverage_blocked" and alert.details["reason"] == "no_expected_players"
+    assert alert.kind == "coverage_blocked"
+    assert alert.details["reason"] == "no_expected_players"
     assert live(app, LATE_PGS) == good  # nothing published
 
     app.warehouse.insert_rows("player_game_summary", saved)  # PGS arrives
@@ -239,6 +244,7 @@ class FlakyStaging(DelegatingWarehouse):
         self.armed = True
         self.failures = 0
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if self.armed and operation == "write_staging_table":
             self.failures += 1
@@ -258,7 +264,8 @@ def test_a_dead_lettered_date_ends_failed_and_rerun_failed_sends_it(real_app: Ap
         assert row["error"] == "dead-lettered after 5 attempts (ProcessDate)"
         assert row["attempts"] == 5
         (alert,) = [a for a in alerts(bus) if isinstance(a, Alert)]
-        assert alert.kind == "dead_lettered" and alert.game_date == DEAD
+        assert alert.kind == "dead_lettered"
+        assert alert.game_date == DEAD
 
         flaky.armed = False
         again = backfill(app, dates=[DEAD], rerun="failed")
@@ -310,7 +317,8 @@ def test_kill_9_mid_backfill_leaves_stalled_dates_that_rerun_failed_completes(
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    assert staged >= 6 and proc.returncode == -signal.SIGKILL
+    assert staged >= 6
+    assert proc.returncode == -signal.SIGKILL
 
     with reopened(url) as app:
         states = latest(app, start, end)

@@ -22,7 +22,7 @@ class _FailingClient:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def query(self, text: str, job_config: Any = None) -> Any:
+    def query(self, *_args: Any, **_kwargs: Any) -> Any:
         raise self.error
 
 

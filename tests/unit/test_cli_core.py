@@ -36,7 +36,8 @@ def test_usage_errors_exit_2(
 ) -> None:
     db = tmp_path / "wh.duckdb"
     code, text = run([*args, "--warehouse", f"duckdb:///{db}"], capsys)
-    assert code == 2 and needle in text
+    assert code == 2
+    assert needle in text
     assert not db.exists()
 
 
@@ -47,7 +48,9 @@ def test_unreadable_seed_folder_is_a_usage_error(
     code, text = run(
         ["seed", "--from", str(tmp_path / "nope"), "--warehouse", f"duckdb:///{db}"], capsys
     )
-    assert code == 2 and "does not exist" in text and not db.exists()
+    assert code == 2
+    assert "does not exist" in text
+    assert not db.exists()
 
 
 def test_seed_folder_without_season_files_is_a_usage_error(
@@ -57,7 +60,8 @@ def test_seed_folder_without_season_files_is_a_usage_error(
     empty.mkdir()
     db = tmp_path / "wh.duckdb"
     code, text = run(["seed", "--from", str(empty), "--warehouse", f"duckdb:///{db}"], capsys)
-    assert code == 2 and "empty" in text
+    assert code == 2
+    assert "empty" in text
 
 
 def test_sql_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,7 +77,8 @@ def test_sql_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ],
         capsys,
     )
-    assert code == 0 and '"n": 0' in text
+    assert code == 0
+    assert '"n": 0' in text
 
 
 # -- the one CLI contract ----------------------------------------------------------------------
@@ -97,7 +102,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from shared.tools.cli.version import VERSION
 
     code, text = run(["--version"], capsys)
-    assert code == 0 and text.strip() == f"pcf {VERSION}"
+    assert code == 0
+    assert text.strip() == f"pcf {VERSION}"
 
 
 @pytest.mark.parametrize(
@@ -120,7 +126,8 @@ def test_usage_errors_are_one_line_with_a_hint(
     code, text = run([*args, "--warehouse", f"duckdb:///{db}"], capsys)
     assert code == 2
     assert needle in one_error(text)
-    assert "pydantic" not in text and "https://" not in text
+    assert "pydantic" not in text
+    assert "https://" not in text
     if args[0] == "nosuch" or "--workers" in args or "--end-date" in args:
         assert "hint: " in text  # argparse's: see `pcf … --help`; the range: swap the dates
     assert not db.exists()
@@ -170,7 +177,8 @@ def test_json_envelope_is_the_same_for_every_command(
     assert docs[("sql", "SELEC 1")]["error"]["message"].startswith("SQL error")
     assert docs[("backfill", "--workers")]["error"]["message"].endswith("must be 1 or more")
     missing = docs[("status", "--run-id")]
-    assert missing["exit_code"] == 1 and "pcf init" in missing["error"]["hint"]
+    assert missing["exit_code"] == 1
+    assert "pcf init" in missing["error"]["hint"]
 
 
 def test_read_only_commands_create_nothing(
@@ -189,7 +197,8 @@ def test_read_only_commands_create_nothing(
         assert code == 1
         assert f"no warehouse at {folder / 'wh.duckdb'}" in one_error(text)
         assert "pcf init" in text
-    assert not (tmp_path / "not").exists() and not (tmp_path / "r.html").exists()
+    assert not (tmp_path / "not").exists()
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_not_initialized_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,13 +207,16 @@ def test_not_initialized_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
     code, text = run(["explain", "2023-02-23", "--warehouse", f"duckdb:///{path}"], capsys)
-    assert code == 1 and "is not initialized" in one_error(text) and "pcf init" in text
+    assert code == 1
+    assert "is not initialized" in one_error(text)
+    assert "pcf init" in text
 
 
 def test_init_creates_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "new" / "folder" / "wh.duckdb"
     code, _ = run(["init", "--warehouse", f"duckdb:///{path}"], capsys)
-    assert code == 0 and path.is_file()
+    assert code == 0
+    assert path.is_file()
 
 
 def test_absolute_and_relative_duckdb_urls(tmp_path: Path) -> None:
@@ -227,10 +239,12 @@ def test_missing_google_credentials_is_one_line(
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     code, text = run(["sql", "SELECT 1", "--warehouse", "bigquery://my-proj"], capsys)
     (line,) = text.strip().splitlines()
-    assert code == 2 and line.startswith("pcf sql: no Google Cloud credentials (")
+    assert code == 2
+    assert line.startswith("pcf sql: no Google Cloud credentials (")
     code, text = run(["backfill", "--dates", "2023-02-23", "--via", "pubsub"], capsys)
     (line,) = text.strip().splitlines()
-    assert code == 2 and line.startswith("pcf backfill: no Google Cloud credentials (")
+    assert code == 2
+    assert line.startswith("pcf backfill: no Google Cloud credentials (")
     assert "gcloud auth application-default login" in line
 
 
@@ -249,8 +263,10 @@ def test_unexpected_errors_are_one_line_details_under_debug(
     assert "--log-level DEBUG" in text
     code, text = run(["explain", "2023-02-23", "--warehouse", wh, "--log-level", "DEBUG"], capsys)
     errors = [line for line in text.splitlines() if ": error: " in line]
-    assert code == 1 and errors == ["pcf: error: RuntimeError: disk on fire"]
-    assert "Traceback" in text and "second line" in text  # the details, in the log
+    assert code == 1
+    assert errors == ["pcf: error: RuntimeError: disk on fire"]
+    assert "Traceback" in text  # the details, in the log
+    assert "second line" in text
 
 
 def test_unknown_pcf_variables_warn(
@@ -282,7 +298,8 @@ def test_values_are_printed_for_people() -> None:
         "100",
         "0.8",
     ]
-    assert human(38.9) == "38.9" and human(187) == "187"
+    assert human(38.9) == "38.9"
+    assert human(187) == "187"
 
 
 def test_broken_pipe_is_quiet(wh: str) -> None:
@@ -304,11 +321,13 @@ def test_broken_pipe_is_quiet(wh: str) -> None:
         os.close(write_end)
     err = done.stderr.decode()
     assert done.returncode == 141, err
-    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
+    assert "Traceback" not in err
+    assert "BrokenPipe" not in err
+    assert "Exception ignored" not in err
 
 
 # -- logs ---------------------------------------------------------------------------------------
-def test_log_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_formats() -> None:
     import io
 
     from shared import log
@@ -330,7 +349,8 @@ def test_log_formats(monkeypatch: pytest.MonkeyPatch) -> None:
     assert line.endswith(
         "WARNING 2023-02-23 fallback to PGS_SYNTHETIC  upcg_players=1  coverage_pct=0.8"
     )
-    assert "\x1b[" not in line and "r1" not in line
+    assert "\x1b[" not in line
+    assert "r1" not in line
 
 
 def test_text_lines_are_coloured_and_fit_the_terminal() -> None:
@@ -338,12 +358,14 @@ def test_text_lines_are_coloured_and_fit_the_terminal() -> None:
 
     record = logging.LogRecord("pcf", logging.ERROR, "x", 1, "x" * 300, None, None)
     plain = TextFormatter(color=False, width=80).format(record)
-    assert len(plain) == 80 and plain.endswith("…")
+    assert len(plain) == 80
+    assert plain.endswith("…")
     coloured = TextFormatter(color=True, width=80).format(record)
-    assert "\x1b[" in coloured and "\n" not in coloured
+    assert "\x1b[" in coloured
+    assert "\n" not in coloured
 
 
-def test_functions_always_log_json(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_functions_always_log_json() -> None:
     from shared import log
     from shared.tools.cli.logtext import TextFormatter
 

@@ -100,7 +100,8 @@ def test_a_missing_runtime_module_is_not_disguised(tmp_path: Path) -> None:
     # pydantic is a runtime requirement: its absence is a broken install, not a missing extra.
     result = pcf(tmp_path, "shared.usecases.ledger", "--block", "status")
     assert result.returncode == 1
-    assert HINT not in result.stderr and "ModuleNotFoundError" in result.stderr
+    assert HINT not in result.stderr
+    assert "ModuleNotFoundError" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -122,9 +123,11 @@ def test_missing_module_reads_both_error_shapes(exc: ImportError, module: str) -
 
 
 def test_only_the_local_extras_packages_count() -> None:
-    assert is_local_only("pandas") and is_local_only("matplotlib.pyplot")
+    assert is_local_only("pandas")
+    assert is_local_only("matplotlib.pyplot")
     assert is_local_only("google.cloud.scheduler_v1")
-    assert not is_local_only("google.cloud.bigquery") and not is_local_only("pandas_stubs")
+    assert not is_local_only("google.cloud.bigquery")
+    assert not is_local_only("pandas_stubs")
     assert not is_local_only(None)
 
 
@@ -156,7 +159,8 @@ def test_bigquery_without_credentials_is_one_line_exit_2(tmp_path: Path) -> None
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("pcf sql: no Google Cloud credentials (")
-    assert "gcloud auth application-default login" in line and "no.json" in line
+    assert "gcloud auth application-default login" in line
+    assert "no.json" in line
 
 
 def test_the_distribution_carries_what_pcf_reads_at_run_time() -> None:

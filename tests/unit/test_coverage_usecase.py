@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from typing_extensions import override
 
 from shared.app import App
 from shared.entrypoint import Delivery
@@ -179,7 +180,8 @@ def test_spec_numbers(
     assert len(logs.find("WARNING", "Low coverage")) == (1 if status == "warned" else 0)
     if blocked:
         (alert,) = alerts(app)
-        assert alert.game_date == D and alert.run_id == RUN
+        assert alert.game_date == D
+        assert alert.run_id == RUN
         assert alert.details["actual_players"] == actual
         assert alert.details["expected_players"] == expected
         assert alert.details["coverage_pct"] == pct
@@ -191,7 +193,8 @@ def test_warned_log_names_the_shortfall(app: App, logs: Any) -> None:
     seed_counts(app, actual=169, pgs=187)
     validate(app)
     (record,) = logs.find("WARNING", "Low coverage")
-    assert "169/187" in record["message"] and "18 missing" in record["message"]
+    assert "169/187" in record["message"]
+    assert "18 missing" in record["message"]
     assert record["coverage_pct"] == 90.4
     assert record["checkpointed"] is True
 
@@ -240,9 +243,11 @@ def test_zero_expected_with_final_games_blocks_as_no_expected_players(app: App) 
     )
     assert live(app) == before  # nothing published
     row = ledger_row(app)
-    assert row["status"] == "blocked" and "no_expected_players" in row["error"]
+    assert row["status"] == "blocked"
+    assert "no_expected_players" in row["error"]
     (alert,) = alerts(app)
-    assert alert.kind == "coverage_blocked" and alert.details["reason"] == "no_expected_players"
+    assert alert.kind == "coverage_blocked"
+    assert alert.details["reason"] == "no_expected_players"
     assert alert.details["final_games"] == 10
 
 
@@ -291,6 +296,7 @@ class FailingWarehouse(DelegatingWarehouse):
         super().__init__(inner)
         self.error = error
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if sql is not None and sql.name == "coverage.audit":
             raise self.error
@@ -316,7 +322,8 @@ def test_warehouse_error_while_counting_fails_safe(
     row = ledger_row(app)
     assert row["status"] == "failed"
     assert str(error) in row["error"]
-    assert row["actual_players"] is None and row["coverage_pct"] is None
+    assert row["actual_players"] is None
+    assert row["coverage_pct"] is None
     (alert,) = alerts(app)
     assert alert.kind == "validation_failed"
     assert alert.game_date == D
@@ -325,7 +332,7 @@ def test_warehouse_error_while_counting_fails_safe(
     assert not logs.find(contains="Coverage OK")
 
 
-def test_a_run_that_never_staged_fails_with_a_clear_reason(app: App, logs: Any) -> None:
+def test_a_run_that_never_staged_fails_with_a_clear_reason(app: App) -> None:
     seed_counts(app, actual=0, pgs=187)
     publish_live(app, _players("player", 187), LIVE_RUN, T0 - timedelta(days=1))
     before = live(app)
@@ -351,7 +358,7 @@ def test_staged_rows_of_another_run_fail(app: App) -> None:
     assert live(app) == {}
 
 
-def test_a_stale_run_is_superseded_and_changes_nothing(app: App, logs: Any) -> None:
+def test_a_stale_run_is_superseded_and_changes_nothing(app: App) -> None:
     players = _players("player", 187)
     seed_counts(app, actual=0, pgs=187)
     newer = T0 + timedelta(hours=1)
@@ -361,13 +368,15 @@ def test_a_stale_run_is_superseded_and_changes_nothing(app: App, logs: Any) -> N
 
     stage(app, players[:1])  # the old run: 1 row, forced
     result = validate(app, force=True, force_reason="pinned UPCG on purpose")
-    assert result.status == "superseded" and not result.published
+    assert result.status == "superseded"
+    assert not result.published
     assert live(app) == before
     assert ledger_row(app)["status"] == "superseded"
     latest = ledger.latest_by_date(app.warehouse, D, D)[D]
     assert (latest["run_id"], latest["status"]) == (LIVE_RUN, "succeeded")
     (alert,) = [a for a in alerts(app) if a.run_id == RUN]
-    assert alert.kind == "stale_run" and alert.details["newer_run_id"] == LIVE_RUN
+    assert alert.kind == "stale_run"
+    assert alert.details["newer_run_id"] == LIVE_RUN
 
 
 def test_an_older_checkpoint_does_not_fence_a_newer_run(app: App) -> None:
@@ -389,6 +398,7 @@ class PublishRace(DelegatingWarehouse):
         super().__init__(inner)
         self.act = act
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if sql is not None and sql.name == "coverage.publish" and self.act is not None:
             act, self.act = self.act, None
@@ -423,7 +433,8 @@ def test_the_fence_is_inside_the_publish_statement(app: App) -> None:
     )
     result = validate(racing, force=True, force_reason="old pinned run")
     assert result.status == "superseded"
-    assert {run for run, _ in live(app).values()} == {LIVE_RUN} and len(live(app)) == 187
+    assert {run for run, _ in live(app).values()} == {LIVE_RUN}
+    assert len(live(app)) == 187
 
 
 def test_two_runs_delivered_concurrently_end_with_the_newer_one_live(app: App) -> None:
@@ -464,6 +475,7 @@ def test_two_runs_delivered_concurrently_end_with_the_newer_one_live(app: App) -
 class TamperingWarehouse(DelegatingWarehouse):
     """Something else writes the live partition between the publish and its verification."""
 
+    @override
     def observe(self, operation: str, sql: Sql | None = None) -> None:
         if sql is not None and sql.name == "coverage.verify":
             self.inner.insert_rows("player_composite_factors", pcf_rows(["intruder"], D, "zz"))
@@ -475,7 +487,8 @@ def test_a_live_partition_that_differs_after_publish_fails_and_alerts(app: App) 
     result = validate(broken)
     assert result.status == "failed"
     row = ledger_row(app)
-    assert row["status"] == "failed" and "188 live rows, 187 staged" in row["error"]
+    assert row["status"] == "failed"
+    assert "188 live rows, 187 staged" in row["error"]
     assert [a.kind for a in alerts(app)] == ["publish_failed"]
 
 
@@ -484,7 +497,8 @@ def test_a_redelivered_validation_publishes_the_same_rows(app: App) -> None:
     assert validate(app).status == "succeeded"
     first = live(app)
     assert validate(app).status == "succeeded"
-    assert live(app) == first and len(first) == 187
+    assert live(app) == first
+    assert len(first) == 187
 
 
 def test_data_source_in_messages_is_a_closed_set() -> None:
@@ -494,4 +508,4 @@ def test_data_source_in_messages_is_a_closed_set() -> None:
         assert ValidateCoverage(run_id=RUN, game_date=D, data_source=value).data_source == value
     for value in ("upcg", "PGS", "synthetic", ""):
         with pytest.raises(ValidationError, match="data_source"):
-            ValidateCoverage(run_id=RUN, game_date=D, data_source=value)
+            ValidateCoverage.model_validate({"run_id": RUN, "game_date": D, "data_source": value})

@@ -12,17 +12,18 @@ import pytest
 
 from shared.app import App
 from shared.bus.base import Publisher
+from shared.clock import et_today
 from shared.entrypoint import Delivery, run
 from shared.messages import Alert, BackfillRequest, Message, ProcessDate
 from shared.usecases import ledger
 from shared.usecases.dispatch_backfill import (
     RequestError,
     dispatch_backfill,
-    et_today,
     resolve_dates,
     run_id_for,
 )
 from shared.warehouse.base import Sql
+from tests.fakes import local_bus
 
 SEASON_START = date(2023, 1, 1)  # day 0; days 0-13 are bootstrap, 2023-01-15 is processed
 OFF_DAYS = {date(2023, 1, 20), date(2023, 1, 21)}
@@ -193,7 +194,7 @@ class FlakyPublisher(Publisher):
 
 def test_redelivered_request_keeps_its_run_id(app: App) -> None:
     seed_mini_season(app)
-    inner = app.bus
+    inner = local_bus(app)
     app.bus = FlakyPublisher(inner, "process_date")  # the wired handlers use this app
     req = BackfillRequest(start_date=d("2023-01-15"), end_date=d("2023-01-17"), requested_by="t")
 
@@ -231,8 +232,8 @@ def test_dry_run_sends_nothing_and_writes_nothing(app: App) -> None:
     assert (line.expected_players, line.upcg_players) == (PLAYERS, 0)
     # One grouped plan query and one ledger query: nothing written, nothing published.
     assert app.warehouse.round_trips - trips == 2
-    assert app.bus.drain(timeout=10)
-    assert app.bus.published == []  # type: ignore[attr-defined]
+    assert local_bus(app).drain(timeout=10)
+    assert local_bus(app).published == []
     assert all_ledger_rows(app) == []
 
 
@@ -256,7 +257,7 @@ def test_dispatch_queues_then_sends_chunks_of_game_dates(
         chunk_size=chunk_size,
     )
     result = dispatch_backfill(app, req, NO_DELIVERY)
-    assert app.bus.drain(timeout=60)
+    assert local_bus(app).drain(timeout=60)
 
     sent = sorted(m.dates for m in process_messages(app.bus))
     assert sent == [[d(f"2023-01-{n}") for n in chunk] for chunk in chunks]
@@ -274,7 +275,7 @@ def test_dispatch_queues_then_sends_chunks_of_game_dates(
 def test_explicit_list_goes_through_the_same_gates(app: App) -> None:
     seed_mini_season(app)
     dispatch_backfill(app, BackfillRequest(dates=[d("2023-01-16")], run_id="first"), NO_DELIVERY)
-    assert app.bus.drain(timeout=60)
+    assert local_bus(app).drain(timeout=60)
     done = ledger.latest_by_date(app.warehouse, d("2023-01-16"), d("2023-01-16"))
     assert done[d("2023-01-16")]["status"] == "succeeded"
 
@@ -348,13 +349,13 @@ def test_malformed_request_is_acked_logged_and_alerted(
     from shared.usecases.dispatch_backfill import dispatch_backfill as use_case
 
     seed_mini_season(app)
-    assert run(payload, BackfillRequest, use_case, app=app) is None  # acknowledged
-    assert app.bus.drain(timeout=10)
+    run(payload, BackfillRequest, use_case, app=app)  # acknowledged (no exception)
+    assert local_bus(app).drain(timeout=10)
 
     (record,) = logs.find("ERROR", "rejected malformed BackfillRequest")
     assert error in record["message"]
     assert record["message_id"] == "bad-1"
-    published = app.bus.published  # type: ignore[attr-defined]
+    published = local_bus(app).published
     assert [p.topic_key for p in published] == ["alerts"]
     alert = published[0].message
     assert isinstance(alert, Alert)
@@ -374,15 +375,15 @@ def test_request_beyond_the_limits_is_acked_and_sends_nothing(app: App, logs: An
         {"dates": ["2023-01-16", future]},
     ]
     for n, obj in enumerate(cases):
-        assert run(body(_json(obj), f"m{n}"), BackfillRequest, use_case, app=app) is None
-    assert app.bus.drain(timeout=10)
+        run(body(_json(obj), f"m{n}"), BackfillRequest, use_case, app=app)  # acknowledged
+    assert local_bus(app).drain(timeout=10)
     failures = logs.find("ERROR", "BackfillRequest failed permanently")
     assert len(failures) == 2
     assert "at most 400" in failures[0]["message"]
     assert f"{future} is in the future" in failures[1]["message"]
     assert process_messages(app.bus) == []
     assert all_ledger_rows(app) == []
-    alerts = [m for m in app.bus.messages("alerts") if isinstance(m, Alert)]
+    alerts = [m for m in local_bus(app).messages("alerts") if isinstance(m, Alert)]
     assert [a.kind for a in alerts] == ["dispatch_failed", "dispatch_failed"]
     assert "at most 400" in alerts[0].summary
 
@@ -394,11 +395,11 @@ def test_the_dispatch_time_travels_in_every_message_and_ledger_row(app: App) -> 
     result = dispatch_backfill(
         app, BackfillRequest(start_date=d("2023-01-15"), end_date=d("2023-01-17")), delivery
     )
-    assert app.bus.drain(timeout=60)
+    assert local_bus(app).drain(timeout=60)
     at = datetime(2023, 2, 24, 9, 0, 0, 250000, tzinfo=UTC)
     assert result.dispatched_at == at
     assert {m.dispatched_at for m in process_messages(app.bus)} == {at}
-    handoffs = app.bus.messages("validate_coverage")
+    handoffs = local_bus(app).messages("validate_coverage")
     assert {m.dispatched_at for m in handoffs} == {at}  # type: ignore[attr-defined]
     assert {r["dispatched_at"] for r in all_ledger_rows(app)} == {at}
 

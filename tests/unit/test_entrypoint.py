@@ -14,6 +14,7 @@ from shared.app import App
 from shared.entrypoint import Delivery, run
 from shared.errors import PermanentError, TransientError
 from shared.messages import Alert, ProcessDate, parse_payload
+from tests.fakes import published_alerts
 
 
 def push_body(data: bytes, message_id: str = "m-1") -> dict[str, Any]:
@@ -59,7 +60,7 @@ BAD_MESSAGES = {
 def test_malformed_message_is_logged_and_acknowledged(app: App, logs: Any, name: str) -> None:
     calls: list[ProcessDate] = []
 
-    def use_case(a: App, msg: ProcessDate, d: Delivery) -> None:
+    def use_case(_app: App, msg: ProcessDate, _delivery: Delivery) -> None:
         calls.append(msg)
 
     run(cloud_event(BAD_MESSAGES[name]), ProcessDate, use_case, app=app)  # must not raise
@@ -68,7 +69,7 @@ def test_malformed_message_is_logged_and_acknowledged(app: App, logs: Any, name:
     assert len(errors) == 1
     if name != "bad base64" and name != "no message":
         assert errors[0]["message_id"] == "m-1"
-    alerts = app.bus.messages("alerts")  # type: ignore[attr-defined]
+    alerts = published_alerts(app)
     assert [a.kind for a in alerts] == ["bad_message"]
 
 
@@ -76,14 +77,16 @@ def test_valid_message_reaches_the_use_case_with_delivery_facts(app: App) -> Non
     seen: list[tuple[ProcessDate, Delivery]] = []
     body = push_body(b'{"run_id": "r1", "game_date": "2023-02-23", "source": "upcg"}', "m-9")
     body["deliveryAttempt"] = 3
-    run(cloud_event(body), ProcessDate, lambda a, m, d: seen.append((m, d)), app=app)
+    run(cloud_event(body), ProcessDate, lambda _app, m, d: seen.append((m, d)), app=app)
     msg, delivery = seen[0]
-    assert msg.game_date == date(2023, 2, 23) and msg.source == "upcg"
-    assert delivery.message_id == "m-9" and delivery.attempt == 3
+    assert msg.game_date == date(2023, 2, 23)
+    assert msg.source == "upcg"
+    assert delivery.message_id == "m-9"
+    assert delivery.attempt == 3
 
 
 def test_transient_failure_raises_for_redelivery(app: App, logs: Any) -> None:
-    def flaky(a: App, m: ProcessDate, d: Delivery) -> None:
+    def flaky(_app: App, _msg: ProcessDate, _delivery: Delivery) -> None:
         raise TransientError("503 backend error")
 
     with pytest.raises(TransientError):
@@ -99,18 +102,19 @@ def test_transient_failure_raises_for_redelivery(app: App, logs: Any) -> None:
 def test_unexpected_failure_raises_and_permanent_failure_acks(app: App, logs: Any) -> None:
     body = push_body(b'{"run_id": "r1", "game_date": "2023-02-23"}')
 
-    def boom(a: App, m: ProcessDate, d: Delivery) -> None:
+    def boom(_app: App, _msg: ProcessDate, _delivery: Delivery) -> None:
         raise KeyError("bug")
 
     with pytest.raises(KeyError):
         run(cloud_event(body), ProcessDate, boom, app=app)
 
-    def permanent(a: App, m: ProcessDate, d: Delivery) -> None:
+    def permanent(_app: App, _msg: ProcessDate, _delivery: Delivery) -> None:
         raise PermanentError("table nba_x.y not found")
 
     run(cloud_event(body), ProcessDate, permanent, app=app)
     record = logs.find("ERROR", "failed permanently")[0]
-    assert record["run_id"] == "r1" and record["game_date"] == "2023-02-23"
+    assert record["run_id"] == "r1"
+    assert record["game_date"] == "2023-02-23"
 
 
 def test_payload_round_trip_and_strict_dates() -> None:

@@ -13,7 +13,9 @@ from functions_framework import create_app
 
 from shared.app import default_app, reset_default_app
 from shared.config import get_settings
+from shared.messages import ValidateCoverage
 from shared.warehouse import Sql
+from tests.fakes import local_bus, published_alerts
 
 FUNCTIONS = sorted(p.parent.name for p in Path("functions").glob("*/main.py"))
 
@@ -63,10 +65,9 @@ def test_every_topology_function_has_an_entry_point() -> None:
     assert set(load_topology().raw["functions"]) <= set(FUNCTIONS)
 
 
+@pytest.mark.usefixtures("env")
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_malformed_event_is_acknowledged(
-    env: Path, function: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_malformed_event_is_acknowledged(function: str, caplog: pytest.LogCaptureFixture) -> None:
     response = post(function, b"not json")
     assert 200 <= response.status_code < 300
     assert any(
@@ -74,7 +75,8 @@ def test_malformed_event_is_acknowledged(
     )
 
 
-def test_process_date_function_processes_a_date(env: Path) -> None:
+@pytest.mark.usefixtures("env")
+def test_process_date_function_processes_a_date() -> None:
     app = default_app()
     app.warehouse.insert_rows(
         "nba_schedule",
@@ -119,7 +121,8 @@ def test_process_date_function_processes_a_date(env: Path) -> None:
     )
     # Written to the run's staging table only; live after validate_coverage audited it.
     assert app.warehouse.query(live, {"d": "2023-01-10"}) == []
-    (handoff,) = app.bus.messages("validate_coverage")  # type: ignore[attr-defined]
+    (handoff,) = local_bus(app).messages("validate_coverage")
+    assert isinstance(handoff, ValidateCoverage)
     response = post("validate_coverage", handoff.to_bytes())
     assert response.status_code == 200
     assert app.warehouse.query(live, {"d": "2023-01-10"}) == [
@@ -127,7 +130,8 @@ def test_process_date_function_processes_a_date(env: Path) -> None:
     ]
 
 
-def test_record_dead_letter_function_marks_the_date_failed(env: Path) -> None:
+@pytest.mark.usefixtures("env")
+def test_record_dead_letter_function_marks_the_date_failed() -> None:
     from shared.usecases import ledger
 
     app = default_app()
@@ -145,5 +149,6 @@ def test_record_dead_letter_function_marks_the_date_failed(env: Path) -> None:
     row = ledger.latest_by_date(app.warehouse, date(2023, 2, 8), date(2023, 2, 8))[date(2023, 2, 8)]
     assert (row["run_id"], row["status"]) == ("r-dl", "failed")
     assert row["error"] == "dead-lettered after 5 attempts (ProcessDate)"
-    (alert,) = app.bus.messages("alerts")  # type: ignore[attr-defined]
-    assert alert.kind == "dead_lettered" and str(alert.game_date) == day
+    (alert,) = published_alerts(app)
+    assert alert.kind == "dead_lettered"
+    assert str(alert.game_date) == day

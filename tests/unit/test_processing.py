@@ -109,7 +109,8 @@ def test_synthetic_context_matches_the_worked_example(app: App) -> None:
     assert float(p1["avg_minutes_per_game_last_7"]) == 35.0
     assert p1["back_to_backs_last_14_days"] == 1
     assert float(p1["avg_usage_rate_last_7_games"]) == 24.0
-    assert p1["player_age"] is None and p1["projected_usage_rate"] is None
+    assert p1["player_age"] is None
+    assert p1["projected_usage_rate"] is None
     assert p1["star_teammates_out"] == 0
     p2 = ctx["p2"]  # no game in the 14-day window
     assert (
@@ -134,7 +135,8 @@ def test_process_writes_fallback_rows_with_fatigue_70(app: App, logs: Any) -> No
     assert output(app) == []
     assert result.staging_table == staging_table_name("r1", D)
     rows = {r["player_lookup"]: r for r in staged(app, "r1")}
-    assert rows["p1"]["fatigue_score"] == 70 and float(rows["p1"]["usage_spike_score"]) == 0.0
+    assert rows["p1"]["fatigue_score"] == 70
+    assert float(rows["p1"]["usage_spike_score"]) == 0.0
     assert float(rows["p1"]["total_composite_adjustment"]) == -1.5
     check = logs.find("WARNING", "data source check")[0]
     assert (
@@ -146,7 +148,8 @@ def test_process_writes_fallback_rows_with_fatigue_70(app: App, logs: Any) -> No
     ) == (0, 2, 0.0, "PGS_SYNTHETIC", "upcg_empty")
     assert logs.find("WARNING", "fallback to PGS_SYNTHETIC")
     handoff = alone.bus.messages("validate_coverage")  # type: ignore[attr-defined]
-    assert len(handoff) == 1 and handoff[0].rows_written == 2
+    assert len(handoff) == 1
+    assert handoff[0].rows_written == 2
     ledger = app.warehouse.query(
         Sql("t", "SELECT * FROM {backfill_ledger} WHERE game_date = @d"), {"d": D}
     )[0]
@@ -165,7 +168,9 @@ def test_the_staging_name_is_a_valid_table_name_for_any_run_id() -> None:
     assert len(names) == 7  # ids that reduce to the same characters stay apart
     for name in names:
         assert validate_identifier(name, "table name") == name
-        assert len(name) <= 1024 and "-" not in name and name.startswith("pcf_stage__20230223__")
+        assert len(name) <= 1024
+        assert "-" not in name
+        assert name.startswith("pcf_stage__20230223__")
 
 
 def strip_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +185,8 @@ def test_rerun_replaces_the_partition_and_drops_players_no_longer_present(app: A
     process_date(app, ProcessDate(run_id="r2", game_date=D), DELIVERY)
     assert app.bus.drain(timeout=60)  # type: ignore[attr-defined]
     second = output(app)
-    assert strip_run(first) == strip_run(second) and len(second) == 2
+    assert strip_run(first) == strip_run(second)
+    assert len(second) == 2
     assert {r["run_id"] for r in second} == {"r2"}
     app.warehouse.execute(
         Sql("t", "DELETE FROM {player_game_summary} WHERE game_date = @d AND player_lookup = 'p2'"),
@@ -240,7 +246,8 @@ def test_permanent_failure_is_recorded_failed_with_an_alert(app: App, logs: Any)
     ledger = app.warehouse.query(
         Sql("t", "SELECT status, error FROM {backfill_ledger} WHERE game_date = @d"), {"d": D}
     )
-    assert ledger[0]["status"] == "failed" and "player_shot_zone_analysis" in ledger[0]["error"]
+    assert ledger[0]["status"] == "failed"
+    assert "player_shot_zone_analysis" in ledger[0]["error"]
     alerts = app.bus.messages("alerts")  # type: ignore[attr-defined]
     assert [a.kind for a in alerts] == ["processing_failed"]
     assert logs.find("ERROR", "failed permanently")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the scheduler client is imported only by the schedule comma
     from shared.tools.schedule import SchedulerPort, ScheduleSpec
 
 
-def cloud_scheduler(settings: Settings) -> SchedulerPort:
+def cloud_scheduler(_settings: Settings) -> SchedulerPort:
     """The real Cloud Scheduler port (credentials from the environment)."""
     from shared.tools.schedule import CloudSchedulerAdapter
 

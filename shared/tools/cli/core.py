@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seed", type=int, default=7, help="synthetic generator seed (default 7)")
     p.add_argument(
+        "--seasons",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --synthetic: N consecutive seasons ending with 2022-23 (default 1)",
+    )
+    p.add_argument(
         "--stale-upcg",
         type=stale_spec,
         action="append",
@@ -104,6 +111,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     """Seed the input tables (and/or inject stale UPCG)."""
     from shared.tools.seed import load as seeding
+    from shared.tools.seed.synthetic import MAX_SEASONS
 
     stale = dict(args.stale_upcg)
     if len(stale) != len(args.stale_upcg):
@@ -117,6 +125,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
             f"seed folder {source_dir} does not exist or is not a folder "
             "(point --from at a season folder like ../shared/data/nba_2022_23)"
         )
+    if args.seasons is not None and not args.synthetic:
+        raise UsageError("--seasons goes with --synthetic (the real data set is one season)")
+    seasons = 1 if args.seasons is None else args.seasons
+    if not 1 <= seasons <= MAX_SEASONS:
+        raise UsageError(f"--seasons {seasons}: give a number of seasons from 1 to {MAX_SEASONS}")
     if source_dir is None and not args.synthetic and not stale:
         raise UsageError("say what to seed: --real, --from DIR, --synthetic or --stale-upcg")
     app = open_app(args)
@@ -125,7 +138,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
             if args.synthetic:
                 from shared.tools.seed import write_synthetic_season
 
-                source_dir = write_synthetic_season(Path(tmp), seed=args.seed)
+                source_dir = write_synthetic_season(Path(tmp), seed=args.seed, seasons=seasons)
             if source_dir is not None:
                 try:
                     result = seeding.seed(app, source_dir, stale)

@@ -173,7 +173,7 @@ def _explain(exc: BaseException) -> tuple[int, str, str | None]:
     return 1, f"{name}: {first}", "run again with --log-level DEBUG for details"
 
 
-def _report(prog: str, code: int, message: str, hint: str | None) -> None:
+def _report(prog: str, message: str, hint: str | None) -> None:
     print(f"{prog}: error: {message}", file=sys.stderr)
     if hint:
         print(f"{prog}: hint: {hint}", file=sys.stderr)
@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code, message, hint = _explain(exc)
             if code == 1 and logging.getLogger("pcf").isEnabledFor(logging.DEBUG):
                 log.exception(f"{prog} failed: {message}")
-            _report("pcf", code, message, hint)
+            _report("pcf", message, hint)
             error = (message, hint)
         if getattr(args, "json", False):
             write_json(envelope(args.command, code, OUTPUT.data, error))

@@ -325,8 +325,21 @@ class _Players:
     draft: list[tuple[str, str, str]]
 
 
-def write_synthetic_season(out_dir: Path, seed: int = 7) -> Path:
-    """Write a deterministic synthetic 2022-23-like season (same files/columns as the real one)."""
+MAX_SEASONS = 20
+
+
+def write_synthetic_season(out_dir: Path, seed: int = 7, seasons: int = 1) -> Path:
+    """Write a deterministic synthetic 2022-23-like season, or ``seasons`` consecutive ones.
+
+    The last season is always 2022-23, drawn exactly as a single-season call draws it (so all
+    seasons stay in the past and can be backfilled). The k-th season before it is the same league
+    k years earlier: the same players, a new schedule and new box scores drawn from
+    ``default_rng([seed, k])``, every date moved back k years and game ids numbered
+    ``002{22-k}NNNNN`` like the NBA's. All seasons go into one file per kind, oldest first, in the
+    format of the real season.
+    """
+    if not 1 <= seasons <= MAX_SEASONS:
+        raise ValueError(f"seasons must be between 1 and {MAX_SEASONS}, got {seasons}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -334,8 +347,18 @@ def write_synthetic_season(out_dir: Path, seed: int = 7) -> Path:
     schedule = _schedule(rng, dates)
     players = _players(rng)
     logs, teams, shots = _box_scores(rng, schedule, players)
-
     sched = _schedule_file(schedule, teams)
+    parts = [(logs, teams, sched, shots)]
+    for k in range(1, seasons):
+        earlier = np.random.default_rng([seed, k])
+        schedule_k = _schedule(earlier, dates)
+        logs_k, teams_k, shots_k = _box_scores(earlier, schedule_k, players)
+        season = (logs_k, teams_k, _schedule_file(schedule_k, teams_k), shots_k)
+        parts.insert(0, tuple(_earlier_season(f, k) for f in season))  # type: ignore[arg-type]
+    logs, teams, sched, shots = (
+        frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        for frames in zip(*parts, strict=True)
+    )
     files = {
         "player_game_logs": logs,
         "team_game_logs": teams,
@@ -346,6 +369,18 @@ def write_synthetic_season(out_dir: Path, seed: int = 7) -> Path:
     for kind, frame in files.items():
         # "\n" endings and no index: identical bytes on every platform.
         frame.to_csv(out / f"{kind}_{SUFFIX}.csv", index=False, lineterminator="\n")
+    return out
+
+
+def _earlier_season(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """A 2022-23 frame moved k seasons back: ISO game dates - k years, game ids 002{22-k}…."""
+    out = frame.copy()
+    moved = {
+        day: date.fromisoformat(day).replace(year=date.fromisoformat(day).year - k).isoformat()
+        for day in out["game_date"].unique()
+    }
+    out["game_date"] = out["game_date"].map(moved)
+    out["game_id"] = f"002{22 - k:02d}" + out["game_id"].str.slice(5)
     return out
 
 

@@ -121,7 +121,8 @@ def test_usage_errors_exit_2_and_touch_nothing(
 ) -> None:
     db = tmp_path / "never.duckdb"
     code, out, err = pcf(["cleanup", *args, "--warehouse", f"duckdb:///{db}"], capsys)
-    assert code == 2 and needle in out + err
+    assert code == 2
+    assert needle in out + err
     assert not db.exists()
 
 
@@ -166,14 +167,18 @@ def test_cleanup_list_then_restore_round_trip(db: Path, capsys: pytest.CaptureFi
 
     restore = ["cleanup", "restore", "--cleanup-id", cleanup_id, *wh]
     code, out, _ = pcf([*restore, "--dry-run"], capsys)
-    assert code == 0 and "would re-insert 3 of the 3 rows" in out
+    assert code == 0
+    assert "would re-insert 3 of the 3 rows" in out
     code, out, _ = pcf([*restore, "--json"], capsys)
     doc = json.loads(out)["data"]
-    assert code == 0 and doc["action"] == "restore" and doc["restore_of"] == cleanup_id
+    assert code == 0
+    assert doc["action"] == "restore"
+    assert doc["restore_of"] == cleanup_id
     assert [(t["table_name"], t["restored_rows"]) for t in doc["tables"]] == [(UPCG, 3), (UTCG, 2)]
     assert all_upcg(db) == before
     code, out, _ = pcf(restore, capsys)
-    assert code == 0 and "re-inserted 0 of the 3 rows" in out  # idempotent
+    assert code == 0
+    assert "re-inserted 0 of the 3 rows" in out  # idempotent
     assert all_upcg(db) == before
 
 
@@ -189,4 +194,6 @@ def test_restore_of_a_bad_id_exits_2(
 ) -> None:
     args = ["cleanup", "restore", "--cleanup-id", cleanup_id, "--warehouse", f"duckdb:///{db}"]
     code, _, err = pcf(args, capsys)
-    assert code == 2 and needle in err and len(err.splitlines()) == 1
+    assert code == 2
+    assert needle in err
+    assert len(err.splitlines()) == 1

@@ -63,7 +63,8 @@ def test_et_today(now_utc: datetime, et_date: date) -> None:
 
 def test_guard_refuses_above_the_fraction_of_the_table() -> None:
     v = guard_verdict(6, 10, 0.5, 100_000, False)
-    assert not v.allowed and v.fraction == 0.6
+    assert not v.allowed
+    assert v.fraction == 0.6
     assert "6 of 10 rows (60.0%) is above the 50% limit" in v.reason
     # Exactly half is not "above" half.
     assert guard_verdict(5, 10, 0.5, 100_000, False).allowed
@@ -78,9 +79,12 @@ def test_guard_refuses_above_the_row_limit() -> None:
 
 def test_guard_names_both_limits_and_lets_allow_large_delete_through() -> None:
     refused = guard_verdict(200_000, 250_000, 0.5, 100_000, False)
-    assert not refused.allowed and "80.0%" in refused.reason and "row limit" in refused.reason
+    assert not refused.allowed
+    assert "80.0%" in refused.reason
+    assert "row limit" in refused.reason
     allowed = guard_verdict(200_000, 250_000, 0.5, 100_000, True)
-    assert allowed.allowed and allowed.overridden
+    assert allowed.allowed
+    assert allowed.overridden
     assert allowed.reason.endswith("(allowed by allow_large_delete)")
     assert not guard_verdict(1, 10, 0.5, 100_000, True).overridden  # nothing to override
 
@@ -110,7 +114,8 @@ def test_decide(stale: int, dry_run: bool, verdict: GuardVerdict, decision: str)
 
 def test_backup_table_name_carries_the_run_date_and_the_cleanup_id() -> None:
     cid = new_cleanup_id(datetime(2026, 1, 13, 9, 0, 5, tzinfo=UTC), "a1b2c3")
-    assert cid == "c20260113T090005Z_a1b2c3" and is_cleanup_id(cid)
+    assert cid == "c20260113T090005Z_a1b2c3"
+    assert is_cleanup_id(cid)
     name = backup_table_name(UPCG, date(2026, 1, 13), cid)
     assert name == f"{UPCG}__stale_20260113_c20260113T090005Z_a1b2c3"
     # Two runs the same day can never pick the same name: the ids differ.
@@ -187,13 +192,15 @@ def test_allow_list_only_takes_upcoming_tables_of_analytics(
     if problem is None:
         assert found is None
     else:
-        assert found is not None and problem in found
+        assert found is not None
+        assert problem in found
 
 
 def test_allow_list_error_is_one_line_naming_every_bad_table() -> None:
     assert allow_list_error([UPCG, UTCG]) is None
     error = allow_list_error(["backfill_ledger", UPCG, "player_composite_factors"])
-    assert error is not None and "\n" not in error
+    assert error is not None
+    assert "\n" not in error
     assert error.startswith("PCF_CLEANUP_TABLES is invalid: 'backfill_ledger' is not an")
     assert "'player_composite_factors' is not an upcoming_* table" in error
 
@@ -221,7 +228,8 @@ def test_reconcile_backup_made_but_all_rows_still_in_the_table() -> None:
 def test_reconcile_delete_ran_rows_are_in_the_backup() -> None:
     v = reconcile_verdict(B, 3, 3, 3, 0)
     assert (v.status, v.severity, v.deleted_rows) == ("reconciled_deleted", "WARNING", 3)
-    assert "pcf cleanup restore" in v.detail and B in v.detail
+    assert "pcf cleanup restore" in v.detail
+    assert B in v.detail
 
 
 def test_reconcile_partial_is_an_error() -> None:

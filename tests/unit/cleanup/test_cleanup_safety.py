@@ -90,8 +90,10 @@ def test_an_overlapping_run_is_skipped_and_touches_no_backup(app: App, step: str
     [b] = seen
     a_upcg, b_upcg = a.tables[0], b.tables[0]
     assert (a_upcg.status, a_upcg.backup_rows, a_upcg.deleted_rows) == ("deleted", 3, 3)
-    assert b_upcg.status == "skipped_locked" and b.ok  # a clean exit
-    assert b_upcg.backup_table is None and b_upcg.deleted_rows is None
+    assert b_upcg.status == "skipped_locked"
+    assert b.ok  # a clean exit
+    assert b_upcg.backup_table is None
+    assert b_upcg.deleted_rows is None
     assert b_upcg.detail == f"another run ({a.cleanup_id}) holds the lease on {UPCG}; nothing done"
     # A's backup is the only backup and still holds A's rows.
     assert backups(app) == [str(a_upcg.backup_name)]
@@ -164,7 +166,8 @@ def test_crash_after_the_delete_is_reconciled_listed_and_restored(app: App) -> N
     app.clock = lambda: T0 + timedelta(minutes=5)
     soon = clean(app)
     assert [t.status for t in soon.tables] == ["skipped_locked", "deleted"]  # UTCG is free
-    assert soon.reconciled == [] and _started_row(app)["cleanup_id"] == crashed_id
+    assert soon.reconciled == []
+    assert _started_row(app)["cleanup_id"] == crashed_id
 
     # After the lease: reconciled (the delete ran), alerted, and the table is clean.
     app.clock = lambda: LATER
@@ -314,7 +317,8 @@ def test_restore_of_an_expired_backup_fails_with_an_alert(app: App) -> None:
     done = clean(app, tables=[UPCG])
     app.warehouse.execute(Sql("t.drop", "DROP TABLE {b}"), b=str(done.tables[0].backup_table))
     [t] = restore(app, done.cleanup_id).tables
-    assert t.status == "failed" and "no longer exists" in str(t.detail)
+    assert t.status == "failed"
+    assert "no longer exists" in str(t.detail)
     assert [a.kind for a in alerts(app)] == ["cleanup_failed"]
     [listed] = [r for r in recent_runs(app) if r["cleanup_id"] == done.cleanup_id]
     assert listed["backup_exists"] is False

@@ -99,7 +99,9 @@ def test_the_job_is_built_from_topology_and_settings() -> None:
 def test_the_scheduler_body_is_a_valid_cleanup_request() -> None:
     body = json.loads(build_job(SETTINGS).pubsub_target.data)
     req = CleanupRequest.model_validate(body)
-    assert req.trigger == "scheduled" and not req.dry_run and req.ttl_days is None
+    assert req.trigger == "scheduled"
+    assert not req.dry_run
+    assert req.ttl_days is None
 
 
 def test_a_broken_schedule_block_is_refused() -> None:
@@ -137,13 +139,14 @@ def test_cli_schedule_show_and_run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     port = FakeScheduler(JOB)
-    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda settings: port)
+    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda _settings: port)
     monkeypatch.setenv("PCF_PROJECT", "my-proj")
     monkeypatch.setenv("PCF_REGION", "us-east1")
 
     assert main(["schedule", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["data"]
-    assert shown["job"]["name"] == JOB and shown["job"]["schedule"] == "0 4 * * *"
+    assert shown["job"]["name"] == JOB
+    assert shown["job"]["schedule"] == "0 4 * * *"
     assert shown["job"]["topic"] == "projects/my-proj/topics/pcf-cleanup"
     assert port.calls == []  # show is offline
 
@@ -162,6 +165,6 @@ def test_cli_schedule_apply_no_longer_exists(capsys: pytest.CaptureFixture[str])
 def test_cli_schedule_run_of_a_missing_job_exits_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda settings: FakeScheduler())
+    monkeypatch.setattr(cli, "SCHEDULER_PORT_FACTORY", lambda _settings: FakeScheduler())
     assert main(["schedule", "run"]) == 1
     assert "Terraform creates it" in capsys.readouterr().err

@@ -55,7 +55,9 @@ def test_stale_rows_go_to_a_verified_backup_then_are_deleted(app: App) -> None:
     seed_small(app)
     result = clean(app)
 
-    assert result.ok and result.cutoff_date == D(2026, 1, 6) and result.run_date == TODAY
+    assert result.ok
+    assert result.cutoff_date == D(2026, 1, 6)
+    assert result.run_date == TODAY
     # 2026-01-05 is gone, 2026-01-06 (exactly the cutoff) is kept.
     assert per_date(app.warehouse, UPCG) == {D(2026, 1, 6): 3, D(2026, 1, 12): 3}
     assert per_date(app.warehouse, UTCG) == {D(2026, 1, 10): 2}
@@ -176,13 +178,16 @@ def test_guard_refuses_more_than_half_the_table(app: App) -> None:
     add_upcg(app.warehouse, {D(2026, 1, 1): 4, D(2026, 1, 2): 2, D(2026, 1, 10): 4})
     result = clean(app, tables=[UPCG])
     t = result.tables[0]
-    assert not result.ok and t.status == "refused" and t.deleted_rows == 0
+    assert not result.ok
+    assert t.status == "refused"
+    assert t.deleted_rows == 0
     assert "6 of 10 rows (60.0%) is above the 50% limit" in str(t.detail)
     assert per_date(app.warehouse, UPCG) == {D(2026, 1, 1): 4, D(2026, 1, 2): 2, D(2026, 1, 10): 4}
     assert backups(app) == []
     [alert] = alerts(app)
     assert (alert.kind, alert.severity, alert.table_name) == ("cleanup_refused", "WARNING", UPCG)
-    assert alert.details["stale_rows"] == 6 and alert.run_id == result.cleanup_id
+    assert alert.details["stale_rows"] == 6
+    assert alert.run_id == result.cleanup_id
     assert runs(app.warehouse)[0]["status"] == "refused"
 
 
@@ -191,7 +196,8 @@ def test_guard_refuses_above_the_absolute_row_limit() -> None:
     try:
         add_upcg(app.warehouse, {D(2026, 1, 1): 6, D(2026, 1, 10): 94})  # 6 % of the table
         t = clean(app, tables=[UPCG]).tables[0]
-        assert t.status == "refused" and "6 rows is above the 5 row limit" in str(t.detail)
+        assert t.status == "refused"
+        assert "6 rows is above the 5 row limit" in str(t.detail)
         assert sum(per_date(app.warehouse, UPCG).values()) == 100
         assert [a.kind for a in alerts(app)] == ["cleanup_refused"]
     finally:
@@ -274,7 +280,8 @@ def test_backup_shortfall_fails_and_deletes_nothing(app: App, faulty: Faulty) ->
     )
     result = clean(app, tables=[UPCG])
     t = result.tables[0]
-    assert not result.ok and t.status == "failed"
+    assert not result.ok
+    assert t.status == "failed"
     assert (t.stale_rows, t.backup_rows, t.deleted_rows) == (3, 2, 0)
     assert t.detail == (
         "backup verification failed: backup holds 2 rows but 3 rows are stale; nothing deleted "
@@ -354,7 +361,8 @@ def test_a_transient_warehouse_error_propagates_for_a_retry(app: App, faulty: Fa
     faulty.on_query = flaky
     with pytest.raises(TransientWarehouseError):
         clean(app)
-    assert runs(app.warehouse) == [] and alerts(app) == []
+    assert runs(app.warehouse) == []
+    assert alerts(app) == []
 
 
 def test_per_table_log_lines_carry_the_numbers(app: App, logs: Any) -> None:
@@ -367,7 +375,8 @@ def test_per_table_log_lines_carry_the_numbers(app: App, logs: Any) -> None:
         "deleted_rows": 3,
         "rows_after": 6,
     }
-    assert line["cutoff_date"] == "2026-01-06" and line["cleanup_id"].startswith("c")
+    assert line["cutoff_date"] == "2026-01-06"
+    assert line["cleanup_id"].startswith("c")
 
 
 # -- through the Cloud Function runner ----------------------------------------------------------

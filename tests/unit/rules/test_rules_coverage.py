@@ -71,11 +71,13 @@ def test_spec_numbers(
 def test_messages() -> None:
     warned = coverage_verdict(actual=169, expected=187, force=False, force_reason=None)
     assert warned.message.startswith("Low coverage")
-    assert "169/187" in warned.message and "90.4%" in warned.message
+    assert "169/187" in warned.message
+    assert "90.4%" in warned.message
 
     blocked = coverage_verdict(actual=168, expected=187, force=False, force_reason=None)
     assert blocked.message.startswith("COVERAGE VALIDATION FAILED")
-    assert "168/187" in blocked.message and "89.8%" in blocked.message
+    assert "168/187" in blocked.message
+    assert "89.8%" in blocked.message
     assert "19 missing" in blocked.message
     assert blocked.missing == 19
 
@@ -126,14 +128,17 @@ def test_thresholds_are_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "error"),
     [
-        {"actual": -1, "expected": 10},
-        {"actual": 1, "expected": -10},
-        {"actual": 1, "expected": 10, "block_pct": 96.0, "warn_pct": 95.0},
-        {"actual": 1, "expected": 10, "warn_pct": 101.0},
+        ({"actual": -1, "expected": 10}, "player counts must be >= 0"),
+        ({"actual": 1, "expected": -10}, "player counts must be >= 0"),
+        (
+            {"actual": 1, "expected": 10, "block_pct": 96.0, "warn_pct": 95.0},
+            "block_pct <= warn_pct",
+        ),
+        ({"actual": 1, "expected": 10, "warn_pct": 101.0}, "warn_pct <= 100"),
     ],
 )
-def test_invalid_arguments_are_rejected(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_arguments_are_rejected(kwargs: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         coverage_verdict(force=False, force_reason=None, **kwargs)

@@ -183,7 +183,8 @@ def test_context_json_is_compact_and_sorted() -> None:
         text = str(row[name])
         parsed = json.loads(text)
         assert text == json.dumps(parsed, sort_keys=True, separators=(",", ":"))
-        assert ": " not in text and ", " not in text
+        assert ": " not in text
+        assert ", " not in text
 
 
 def test_synthetic_context_row() -> None:

@@ -223,16 +223,25 @@ def test_pinned_synthetic_always_synthesizes(upcg: int, severity: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "error"),
     [
-        {"upcg_players": -1, "expected_players": 10, "mode": "backfill"},
-        {"upcg_players": 1, "expected_players": -10, "mode": "backfill"},
-        {"upcg_players": 1, "expected_players": 10, "mode": "backfill", "threshold": 0.0},
-        {"upcg_players": 1, "expected_players": 10, "mode": "backfill", "threshold": 90.0},
-        {"upcg_players": 1, "expected_players": 10, "mode": "weekly"},
-        {"upcg_players": 1, "expected_players": 10, "mode": "daily", "pinned": "pgs"},
+        ({"upcg_players": -1, "expected_players": 10, "mode": "backfill"}, "player counts"),
+        ({"upcg_players": 1, "expected_players": -10, "mode": "backfill"}, "player counts"),
+        (
+            {"upcg_players": 1, "expected_players": 10, "mode": "backfill", "threshold": 0.0},
+            r"threshold must be in \(0, 1\]",
+        ),
+        (
+            {"upcg_players": 1, "expected_players": 10, "mode": "backfill", "threshold": 90.0},
+            r"threshold must be in \(0, 1\]",
+        ),
+        ({"upcg_players": 1, "expected_players": 10, "mode": "weekly"}, "mode must be"),
+        (
+            {"upcg_players": 1, "expected_players": 10, "mode": "daily", "pinned": "pgs"},
+            "pinned must be",
+        ),
     ],
 )
-def test_invalid_arguments_are_rejected(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_arguments_are_rejected(kwargs: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         decide_source(**kwargs)

@@ -30,7 +30,7 @@ def _context(folder: Path, day: date = D) -> pd.Series:
     return rows.iloc[0]
 
 
-def test_spec_worked_example(tmp_path):
+def test_spec_worked_example(tmp_path: Path) -> None:
     # RULES §2.5: D-1 (30, 25), D-3 (34, NULL), D-6 (36, 27), D-7 (40, 24), D-10 (20, 20).
     games = [
         (_iso(1), 30.0, 25.0),
@@ -43,7 +43,8 @@ def test_spec_worked_example(tmp_path):
     row = _context(write_mini_season(tmp_path, games))
     assert row["player_lookup"] == "zoeotest"  # "Zoë O'Test"
     assert row["universal_player_id"] == "zoeotest_001"
-    assert row["days_rest"] == 0 and bool(row["back_to_back"])
+    assert row["days_rest"] == 0
+    assert bool(row["back_to_back"])
     assert row["games_in_last_7_days"] == 4
     assert row["minutes_in_last_7_days"] == 140
     assert row["avg_minutes_per_game_last_7"] == pytest.approx(35.0)
@@ -54,9 +55,10 @@ def test_spec_worked_example(tmp_path):
     assert row["star_teammates_out"] == 0
 
 
-def test_days_rest_is_14_without_a_game_in_the_window(tmp_path):
+def test_days_rest_is_14_without_a_game_in_the_window(tmp_path: Path) -> None:
     row = _context(write_mini_season(tmp_path / "a", [(_iso(15), 30.0, 20.0), (_iso(0), 1, 1)]))
-    assert row["days_rest"] == 14 and row["games_in_last_7_days"] == 0
+    assert row["days_rest"] == 14
+    assert row["games_in_last_7_days"] == 0
     assert row["avg_minutes_per_game_last_7"] == 0.0
     assert pd.isna(row["projected_usage_rate"])  # fewer than 3 games
     assert row["avg_usage_rate_last_7_games"] == pytest.approx(20.0)  # last 7 games, any date
@@ -64,7 +66,7 @@ def test_days_rest_is_14_without_a_game_in_the_window(tmp_path):
     assert row["days_rest"] == 13
 
 
-def test_minutes_round_half_away_from_zero(tmp_path):
+def test_minutes_round_half_away_from_zero(tmp_path: Path) -> None:
     # 20.25 + 20.25 = 40.5 → 41 (banker's rounding would give 40); 30.5 alone → 31.
     row = _context(
         write_mini_season(
@@ -77,7 +79,7 @@ def test_minutes_round_half_away_from_zero(tmp_path):
     assert row["minutes_in_last_7_days"] == 31
 
 
-def test_back_to_back_may_lean_on_day_minus_15(tmp_path):
+def test_back_to_back_may_lean_on_day_minus_15(tmp_path: Path) -> None:
     # D-14 follows D-15: it counts although D-15 is outside the window; D-15 itself does not.
     games = [(_iso(15), 30.0, 20.0), (_iso(14), 30.0, 20.0), (_iso(0), 1, 1)]
     row = _context(write_mini_season(tmp_path, games))
@@ -85,20 +87,21 @@ def test_back_to_back_may_lean_on_day_minus_15(tmp_path):
     assert row["days_rest"] == 13
 
 
-def test_age_turns_on_the_birthday(tmp_path):
+def test_age_turns_on_the_birthday(tmp_path: Path) -> None:
     games = [("2023-06-14", 30.0, 20.0), ("2023-06-15", 30.0, 20.0)]
     upcg = derive_tables(write_mini_season(tmp_path, games))["upcoming_player_game_context"]
     assert upcg["player_age"].tolist() == [32, 33]
 
 
-def test_psza_needs_a_shot_before_the_day(tmp_path):
+def test_psza_needs_a_shot_before_the_day(tmp_path: Path) -> None:
     games = [(_iso(2), 30.0, 20.0), (_iso(0), 30.0, 20.0)]
     tables = derive_tables(write_mini_season(tmp_path, games))
     psza = tables["player_shot_zone_analysis"]
     assert psza["analysis_date"].tolist() == [D]  # none on the debut
     assert psza["paint_rate_last_10"].tolist() == [100.0]
     assert psza["primary_scoring_zone"].tolist() == ["paint"]
-    assert psza["games_in_sample"].tolist() == [1] and psza["early_season_flag"].tolist() == [True]
+    assert psza["games_in_sample"].tolist() == [1]
+    assert psza["early_season_flag"].tolist() == [True]
     tdza = tables["team_defense_zone_analysis"]
     # BBB's opponents made their only (paint) shot, as did the whole league: exactly average.
     bbb = tdza[tdza["team_abbr"] == "BBB"].iloc[0]
@@ -107,7 +110,7 @@ def test_psza_needs_a_shot_before_the_day(tmp_path):
     assert bbb["weakest_zone"] == "paint"
 
 
-def test_colliding_lookups_get_increasing_suffixes(synthetic_dir, tmp_path):
+def test_colliding_lookups_get_increasing_suffixes(synthetic_dir: Path, tmp_path: Path) -> None:
     season = tmp_path / "season"
     shutil.copytree(synthetic_dir, season)
     path = season / "players_synthetic.csv"
@@ -135,7 +138,7 @@ EXPECTED_DTYPES = {
 }
 
 
-def test_tables_follow_the_schemas(synthetic_tables):
+def test_tables_follow_the_schemas(synthetic_tables: dict[str, pd.DataFrame]) -> None:
     assert sorted(synthetic_tables) == sorted(
         [
             "nba_schedule",
@@ -164,8 +167,9 @@ def test_tables_follow_the_schemas(synthetic_tables):
     assert tdza["weakest_zone"].map(lambda v: v is None or isinstance(v, str)).all()
 
 
-def test_processed_at_defaults_to_now_utc(tmp_path):
+def test_processed_at_defaults_to_now_utc(tmp_path: Path) -> None:
     before = datetime.now(UTC)
     tables = derive_tables(write_mini_season(tmp_path, [(_iso(0), 30.0, 20.0)]))
     stamp = tables["upcoming_team_game_context"]["processed_at"].iloc[0]
-    assert stamp.tzinfo is not None and stamp >= pd.Timestamp(before).floor("us")
+    assert stamp.tzinfo is not None
+    assert stamp >= pd.Timestamp(before).floor("us")

@@ -36,7 +36,7 @@ def _read(folder: Path, kind: str) -> pd.DataFrame:
     return pd.read_csv(folder / f"{kind}_synthetic.csv", dtype={"game_id": str})
 
 
-def test_same_seed_gives_identical_bytes(synthetic_dir, tmp_path):
+def test_same_seed_gives_identical_bytes(synthetic_dir: Path, tmp_path: Path) -> None:
     again = write_synthetic_season(tmp_path / "again", seed=7)
     other = write_synthetic_season(tmp_path / "other", seed=8)
     names = sorted(p.name for p in synthetic_dir.iterdir())
@@ -48,21 +48,23 @@ def test_same_seed_gives_identical_bytes(synthetic_dir, tmp_path):
     ).read_bytes()
 
 
-def test_files_have_the_real_columns(synthetic_dir):
+def test_files_have_the_real_columns(synthetic_dir: Path) -> None:
     for kind, header in REAL_COLUMNS.items():
         assert list(_read(synthetic_dir, kind).columns) == header.split(","), kind
 
 
-def test_schedule_shape(synthetic_dir):
+def test_schedule_shape(synthetic_dir: Path) -> None:
     schedule = _read(synthetic_dir, "schedule")
     teams = _read(synthetic_dir, "team_game_logs")
-    assert len(schedule) == 1_230 and schedule["game_id"].is_unique
+    assert len(schedule) == 1_230
+    assert schedule["game_id"].is_unique
     assert teams["team_abbr"].nunique() == 30
     per_team = teams.groupby("team_abbr").size()
     assert per_team.eq(82).all()
     assert teams[teams["home_away"] == "H"].groupby("team_abbr").size().eq(41).all()
     days = pd.to_datetime(schedule["game_date"]).dt.date
-    assert days.min() == date(2022, 10, 18) and days.max() == date(2023, 4, 9)
+    assert days.min() == date(2022, 10, 18)
+    assert days.max() == date(2023, 4, 9)
     assert 155 <= days.nunique() <= 170  # the real season has 164 game dates
     assert not days.between(date(2023, 2, 17), date(2023, 2, 22)).any()  # All-Star break
     # One game per team per day; back-to-backs exist but no three games in three days.
@@ -75,20 +77,22 @@ def test_schedule_shape(synthetic_dir):
     assert not (teams.groupby("team_abbr")["day"].diff(2).dt.days == 2).any()
 
 
-def test_box_scores_are_realistic_and_consistent(synthetic_dir):
+def test_box_scores_are_realistic_and_consistent(synthetic_dir: Path) -> None:
     logs = _read(synthetic_dir, "player_game_logs")
     teams = _read(synthetic_dir, "team_game_logs")
     shots = _read(synthetic_dir, "player_shot_zones")
     played = logs[logs["played"] & (logs["minutes"] > 0)]
     # Minutes: five on the floor, 48 minutes plus 5 per overtime.
     per_team_game = played.groupby(["game_id", "team_abbr"])["minutes"].sum()
-    assert (per_team_game.round(1) % 5 == 0).all() and per_team_game.min() > 239.9
+    assert (per_team_game.round(1) % 5 == 0).all()
+    assert per_team_game.min() > 239.9
     # Team logs are the sums of the player rows.
     sums = played.groupby(["game_id", "team_abbr"])[["pts", "fga", "fg3a", "fta", "reb"]].sum()
     merged = sums.reset_index().merge(teams, on=["game_id", "team_abbr"], suffixes=("", "_team"))
     for column in ("pts", "fga", "fg3a", "fta", "reb"):
         assert (merged[column] == merged[f"{column}_team"]).all(), column
-    assert 96 <= teams["pace"].mean() <= 104 and teams["pace"].std() > 2
+    assert 96 <= teams["pace"].mean() <= 104
+    assert teams["pace"].std() > 2
     assert 105 <= teams["pts"].mean() <= 122
     # Stars, role players and DNPs.
     scoring = played.groupby("player_id")["pts"].agg(["mean", "size"])
@@ -110,7 +114,7 @@ def test_box_scores_are_realistic_and_consistent(synthetic_dir):
     assert (joined["fg3a_total"] == joined["fg3a"]).all()
 
 
-def test_players_roster_names_and_birthdates(synthetic_dir):
+def test_players_roster_names_and_birthdates(synthetic_dir: Path) -> None:
     players = _read(synthetic_dir, "players")
     assert len(players) == 450  # 30 teams × 15
     assert players["team_abbrs"].str.contains("|", regex=False).sum() >= 2  # deadline trades
@@ -123,7 +127,7 @@ def test_players_roster_names_and_birthdates(synthetic_dir):
     assert folded.str.lower().str.replace(r"[^a-z0-9]", "", regex=True).is_unique
 
 
-def test_synthetic_season_loads(synthetic_tables):
+def test_synthetic_season_loads(synthetic_tables: dict[str, pd.DataFrame]) -> None:
     pgs = synthetic_tables["player_game_summary"]
     upcg = synthetic_tables["upcoming_player_game_context"]
     assert 22_000 <= len(pgs) <= 30_000
@@ -134,9 +138,11 @@ def test_synthetic_season_loads(synthetic_tables):
     assert not on(pgs, "game_date", "2023-02-20").shape[0]
     assert pgs["player_lookup"].str.fullmatch(r"[a-z0-9]+").all()
     # Missing birth dates give NULL ages; injured stars show up as star_teammates_out.
-    assert upcg["player_age"].isna().any() and upcg["player_age"].notna().mean() > 0.8
+    assert upcg["player_age"].isna().any()
+    assert upcg["player_age"].notna().mean() > 0.8
     assert (upcg["star_teammates_out"] > 0).sum() > 500
     assert upcg["back_to_back"].sum() > 1_000
     psza = synthetic_tables["player_shot_zone_analysis"]
     assert {"paint", "perimeter", "mid_range", "balanced"} <= set(psza["primary_scoring_zone"])
-    assert psza["early_season_flag"].any() and not psza["early_season_flag"].all()
+    assert psza["early_season_flag"].any()
+    assert not psza["early_season_flag"].all()

@@ -1,0 +1,1 @@
+"""Offline infra tests (Terraform, topology, staged build, provider schema)."""

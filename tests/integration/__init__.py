@@ -1,0 +1,1 @@
+"""Emulator-stack tests (Pub/Sub emulator, bqemulator, functions-framework servers)."""
