@@ -24,6 +24,8 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 SourcePin = Literal["auto", "upcg", "synthetic"]
 Mode = Literal["backfill", "daily"]
 Rerun = Literal["missing", "failed", "all"]
+# The most dates one ProcessDate/ValidateCoverage message may carry.
+MAX_CHUNK = 400
 
 
 def _iso_date(value: object) -> object:
@@ -93,6 +95,8 @@ class BackfillRequest(_ForceAudit):
     source: SourcePin = "auto"
     mode: Mode = "backfill"
     run_id: RunId | None = None
+    # Dates per ProcessDate message (None: the setting ``chunk_size``); 1 = one message a date.
+    chunk_size: int | None = Field(default=None, ge=1, le=MAX_CHUNK)
 
     @model_validator(mode="after")
     def _range_or_list(self) -> BackfillRequest:
@@ -112,22 +116,64 @@ class BackfillRequest(_ForceAudit):
         return self
 
 
+def _chunk_problem(game_date: date, game_dates: list[date] | None) -> str | None:
+    """Why a chunk of dates is malformed (None when it is fine)."""
+    if game_dates is None:
+        return None
+    if not game_dates:
+        return "game_dates must not be empty (omit it for a single date)"
+    if len(game_dates) > MAX_CHUNK:
+        return f"game_dates holds {len(game_dates)} dates; at most {MAX_CHUNK} per message"
+    if game_dates != sorted(set(game_dates)):
+        return "game_dates must be sorted ascending without duplicates"
+    if game_dates[0] != game_date:
+        return f"game_date {game_date} must be the first of game_dates ({game_dates[0]})"
+    return None
+
+
 class ProcessDate(_ForceAudit):
-    """Process one game date (published by dispatch, one per date)."""
+    """Process one game date, or a chunk of dates (``game_dates``; ``game_date`` is its first)."""
 
     run_id: RunId
     game_date: IsoDate
+    game_dates: list[IsoDate] | None = None
     mode: Mode = "backfill"
     source: SourcePin = "auto"
     # When the run was dispatched: the order of runs for fencing (a newer run wins).
     dispatched_at: datetime | None = None
 
+    @model_validator(mode="after")
+    def _chunk(self) -> ProcessDate:
+        problem = _chunk_problem(self.game_date, self.game_dates)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def dates(self) -> list[date]:
+        """Every date this message carries (one, or the chunk)."""
+        return list(self.game_dates) if self.game_dates else [self.game_date]
+
+
+class WrittenDate(Message):
+    """What process_date staged for one date of a chunk (the per-date half of ValidateCoverage)."""
+
+    game_date: IsoDate
+    data_source: DataSource
+    upcg_players: int = Field(ge=0)
+    expected_players: int = Field(ge=0)
+    rows_written: int = Field(ge=0)
+    rows_rejected: int = Field(default=0, ge=0)
+
 
 class ValidateCoverage(_ForceAudit):
-    """Validate one date's written output before it is checkpointed."""
+    """Validate one date's (or a chunk's) written output before it is checkpointed."""
 
     run_id: RunId
     game_date: IsoDate
+    game_dates: list[IsoDate] | None = None
+    # Per date of a chunk: what was staged (the single-date fields below describe game_date).
+    written: list[WrittenDate] | None = None
     mode: Mode = "backfill"
     source: SourcePin = "auto"
     data_source: DataSource | None = None
@@ -136,6 +182,20 @@ class ValidateCoverage(_ForceAudit):
     rows_written: int | None = Field(default=None, ge=0)
     rows_rejected: int | None = Field(default=None, ge=0)
     dispatched_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _chunk(self) -> ValidateCoverage:
+        problem = _chunk_problem(self.game_date, self.game_dates)
+        if problem:
+            raise ValueError(problem)
+        if self.written is not None and [w.game_date for w in self.written] != self.dates:
+            raise ValueError("written must describe exactly the dates of the message, in order")
+        return self
+
+    @property
+    def dates(self) -> list[date]:
+        """Every date this message carries (one, or the chunk)."""
+        return list(self.game_dates) if self.game_dates else [self.game_date]
 
 
 class DeadLetter(ValidateCoverage):

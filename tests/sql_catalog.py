@@ -17,6 +17,7 @@ import shared.sql
 from shared.warehouse import Row, Sql, Warehouse
 
 SAMPLE_DATE = date(2023, 2, 23)
+SAMPLE_DATES = [SAMPLE_DATE, date(2023, 2, 24)]
 # One sample value per declared BigQuery parameter type.
 SAMPLE: dict[str, object] = {
     "DATE": SAMPLE_DATE,
@@ -26,6 +27,7 @@ SAMPLE: dict[str, object] = {
     "BOOL": False,
     "FLOAT64": 1.5,
     "TIMESTAMP": datetime(2023, 2, 23, tzinfo=UTC),
+    "ARRAY<DATE>": SAMPLE_DATES,
 }
 # Placeholders that are not pipeline tables: the table a staged one is shaped like.
 STAGED_LIKE = {
@@ -33,6 +35,7 @@ STAGED_LIKE = {
     "coverage.publish": "player_composite_factors",
     "coverage.verify": "player_composite_factors",
     "ledger.queue_many": "backfill_ledger",
+    "ledger.upsert_many": "backfill_ledger",
     "explain.missing_staged": "player_composite_factors",
 }
 
@@ -62,7 +65,9 @@ EXPECTED_NAMES = frozenset(
     }
 )
 # Aggregates that return exactly one row even on empty tables.
-ONE_ROW = frozenset({"processing.date_plan", "coverage.audit", "cleanup.table_stats"})
+ONE_ROW = frozenset({"processing.date_plan", "cleanup.table_stats"})
+# One row per date of @game_dates, even on empty tables.
+ROW_PER_DATE = frozenset({"coverage.audit", "coverage.verify"})
 
 
 def is_query(sql: Sql) -> bool:
@@ -125,6 +130,8 @@ def check_sample_run(sql: Sql, result: list[Row] | int) -> None:
         assert isinstance(result, list), sql.name
         if sql.name in ONE_ROW:
             assert len(result) == 1, (sql.name, result)  # one row even on empty tables
+        if sql.name in ROW_PER_DATE:
+            assert len(result) == len(SAMPLE_DATES), (sql.name, result)
     else:
         assert isinstance(result, int), sql.name
         assert result >= 0, (sql.name, result)

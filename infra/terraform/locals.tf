@@ -118,6 +118,7 @@ locals {
       PCF_COVERAGE_WARN_PCT      = tostring(var.coverage_warn_pct)
       PCF_BOOTSTRAP_DAYS         = tostring(var.bootstrap_days)
       PCF_MAX_DATES_PER_REQUEST  = tostring(var.max_dates_per_request)
+      PCF_CHUNK_SIZE             = tostring(var.chunk_size)
       PCF_TTL_DAYS               = tostring(var.ttl_days)
       PCF_CLEANUP_TABLES         = jsonencode(var.cleanup_tables)
       PCF_CLEANUP_MAX_FRACTION   = tostring(var.cleanup_max_fraction)

@@ -104,6 +104,12 @@ variable "max_dates_per_request" {
   default     = 400
 }
 
+variable "chunk_size" {
+  type        = number
+  description = "Game dates per ProcessDate message: planned, computed, audited and published with a constant number of BigQuery jobs (PCF_CHUNK_SIZE)."
+  default     = 30
+}
+
 variable "ttl_days" {
   type        = number
   description = "Age in days after which upcoming_* rows are stale and cleaned (PCF_TTL_DAYS)."

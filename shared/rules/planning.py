@@ -131,12 +131,24 @@ def reported_statuses(
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
-def staging_table_name(run_id: str, game_date: date) -> str:
-    """The staging table of one run and date: a valid BigQuery table name for any run id.
+def staging_table_name(run_id: str, game_date: date, last_date: date | None = None) -> str:
+    """The staging table of one run and date (or chunk ``game_date..last_date``): a valid
+    BigQuery table name for any run id.
 
     The run id is reduced to ``[A-Za-z0-9_]`` (readable) and a hash of the exact id keeps two
-    ids that reduce alike (``a.b`` / ``a:b``) apart.
+    ids that reduce alike (``a.b`` / ``a:b``) apart. A one-date chunk has the single-date name.
     """
     slug = _UNSAFE.sub("_", run_id)[:48]
     digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:12]
-    return f"pcf_stage__{game_date:%Y%m%d}__{slug}__{digest}"
+    days = f"{game_date:%Y%m%d}"
+    if last_date is not None and last_date != game_date:
+        days += f"_{last_date:%Y%m%d}"
+    return f"pcf_stage__{days}__{slug}__{digest}"
+
+
+def chunk_dates(dates: list[date], size: int) -> list[list[date]]:
+    """Pure: the sorted dates in consecutive chunks of at most ``size`` (the last may be short)."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    ordered = sorted(set(dates))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]

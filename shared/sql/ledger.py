@@ -71,6 +71,52 @@ WHEN NOT MATCHED THEN INSERT (
     _TYPES,
 )
 
+# Upsert many (run_id, game_date) rows in ONE statement (a chunk's step): the same rules as
+# UPSERT, the values come from staged rows shaped like the ledger, whose ``attempts`` column
+# carries the increment. One mutating DML on the ledger per chunk step, however many dates.
+UPSERT_MANY = Sql(
+    "ledger.upsert_many",
+    """
+MERGE {backfill_ledger} AS T
+USING {staging} AS S
+ON T.game_date BETWEEN @start_date AND @end_date
+   AND T.game_date = S.game_date AND T.run_id = S.run_id
+WHEN MATCHED THEN UPDATE SET
+  status = S.status,
+  mode = COALESCE(S.mode, T.mode),
+  expected_players = COALESCE(S.expected_players, T.expected_players),
+  upcg_players = COALESCE(S.upcg_players, T.upcg_players),
+  actual_players = COALESCE(S.actual_players, T.actual_players),
+  coverage_pct = COALESCE(S.coverage_pct, T.coverage_pct),
+  data_source = COALESCE(S.data_source, T.data_source),
+  forced = COALESCE(S.forced, T.forced),
+  force_reason = COALESCE(S.force_reason, T.force_reason),
+  requested_by = COALESCE(S.requested_by, T.requested_by),
+  attempts = COALESCE(T.attempts, 0) + COALESCE(S.attempts, 0),
+  last_message_id = COALESCE(S.last_message_id, T.last_message_id),
+  error = S.error,
+  source_reason = COALESCE(S.source_reason, T.source_reason),
+  missing_players = COALESCE(S.missing_players, T.missing_players),
+  dispatched_at = COALESCE(T.dispatched_at, S.dispatched_at),
+  staging_table = COALESCE(S.staging_table, T.staging_table),
+  calculation_version = COALESCE(S.calculation_version, T.calculation_version),
+  updated_at = CURRENT_TIMESTAMP()
+WHEN NOT MATCHED THEN INSERT (
+  run_id, game_date, status, mode, expected_players, upcg_players, actual_players, coverage_pct,
+  data_source, forced, force_reason, requested_by, attempts, last_message_id, error,
+  source_reason, missing_players, dispatched_at, staging_table,
+  calculation_version, created_at, updated_at
+) VALUES (
+  S.run_id, S.game_date, S.status, S.mode, S.expected_players, S.upcg_players, S.actual_players,
+  S.coverage_pct, S.data_source, IFNULL(S.forced, FALSE), S.force_reason, S.requested_by,
+  COALESCE(S.attempts, 0), S.last_message_id, S.error,
+  S.source_reason, S.missing_players, S.dispatched_at, S.staging_table, S.calculation_version,
+  CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
+)
+""",
+    {"start_date": "DATE", "end_date": "DATE"},
+)
+
 # Queue many dates of one run at once (dispatch): insert the staged rows that are new.
 QUEUE_MANY = Sql(
     "ledger.queue_many",
@@ -125,14 +171,16 @@ ORDER BY game_date
     {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING"},
 )
 
-# The dead-letter consumer: mark the run's date `failed` unless it already ended well (a copy
-# of the message that succeeded must not be overwritten by the one that was dead-lettered).
+# The dead-letter consumer: mark the run's dates (one, or a chunk) `failed` unless they already
+# ended well (a copy of the message that succeeded must not be overwritten by the one that was
+# dead-lettered). One statement for the whole chunk.
 MARK_DEAD_LETTERED = Sql(
     "ledger.mark_dead_lettered",
     """
 MERGE {backfill_ledger} AS T
-USING (SELECT @run_id AS run_id, @game_date AS game_date) AS S
-ON T.game_date = @game_date AND T.game_date = S.game_date AND T.run_id = S.run_id
+USING (SELECT @run_id AS run_id, d AS game_date FROM UNNEST(@game_dates) AS d) AS S
+ON T.game_date BETWEEN @start_date AND @end_date
+   AND T.game_date = S.game_date AND T.run_id = S.run_id
 WHEN MATCHED AND T.status NOT IN (
   'succeeded', 'warned', 'forced', 'superseded', 'skipped_no_games', 'skipped_bootstrap'
 ) THEN UPDATE SET
@@ -144,13 +192,15 @@ WHEN NOT MATCHED THEN INSERT (
   run_id, game_date, status, mode, forced, requested_by, attempts, last_message_id, error,
   dispatched_at, calculation_version, created_at, updated_at
 ) VALUES (
-  @run_id, @game_date, 'failed', @mode, FALSE, @requested_by, @attempts, @last_message_id,
+  S.run_id, S.game_date, 'failed', @mode, FALSE, @requested_by, @attempts, @last_message_id,
   @error, @dispatched_at, @calculation_version, CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
 )
 """,
     {
         "run_id": "STRING",
-        "game_date": "DATE",
+        "game_dates": "ARRAY<DATE>",
+        "start_date": "DATE",
+        "end_date": "DATE",
         "error": "STRING",
         "last_message_id": "STRING",
         "mode": "STRING",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from shared.warehouse.base import Sql
 from shared.warehouse.schemas import get_schema
 
@@ -72,26 +75,37 @@ _ZONE_COLUMNS = """
   t.three_pt_defense_vs_league_avg
 """
 
+# The context of every date in @game_dates (one date or a chunk; @start_date..@end_date bounds
+# the scan): one statement per source, every row carries its game_date.
 _ZONE_JOINS = """
 LEFT JOIN {player_shot_zone_analysis} AS z
-  ON z.analysis_date = @game_date AND z.player_lookup = ctx.player_lookup
+  ON z.analysis_date = ctx.game_date AND z.player_lookup = ctx.player_lookup
 LEFT JOIN {team_defense_zone_analysis} AS t
-  ON t.analysis_date = @game_date AND t.team_abbr = ctx.opponent_team_abbr
+  ON t.analysis_date = ctx.game_date AND t.team_abbr = ctx.opponent_team_abbr
 """
 
-# UPCG as the context source: one row per player (the latest if stale duplicates exist).
+_MANY_TYPES = {"game_dates": "ARRAY<DATE>", "start_date": "DATE", "end_date": "DATE"}
+
+
+def dates_params(dates: list[date]) -> dict[str, Any]:
+    """The parameters of a statement over a set of dates: the dates and their bounds."""
+    return {"game_dates": sorted(dates), "start_date": min(dates), "end_date": max(dates)}
+
+
+# UPCG as the context source: one row per player and date (the latest if stale duplicates exist).
 CONTEXT_FROM_UPCG = Sql(
     "processing.context_from_upcg",
     """
 WITH ctx AS (
   SELECT *
   FROM {upcoming_player_game_context}
-  WHERE game_date = @game_date
+  WHERE game_date BETWEEN @start_date AND @end_date AND game_date IN UNNEST(@game_dates)
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY player_lookup ORDER BY processed_at DESC, game_id
+    PARTITION BY game_date, player_lookup ORDER BY processed_at DESC, game_id
   ) = 1
 )
 SELECT
+  ctx.game_date,
   ctx.player_lookup, ctx.universal_player_id, ctx.game_id, ctx.team_abbr, ctx.opponent_team_abbr,
   ctx.days_rest, ctx.back_to_back, ctx.games_in_last_7_days, ctx.minutes_in_last_7_days,
   ctx.avg_minutes_per_game_last_7, ctx.back_to_backs_last_14_days, ctx.player_age,
@@ -101,65 +115,76 @@ SELECT
     + _ZONE_COLUMNS
     + "FROM ctx"
     + _ZONE_JOINS
-    + "ORDER BY ctx.player_lookup",
-    {"game_date": "DATE"},
+    + "ORDER BY ctx.game_date, ctx.player_lookup",
+    _MANY_TYPES,
 )
 
-# Context synthesized from PGS for D (RULES §2.3): the roster is PGS on D, history is D-15..D-1
-# (D-15 only to see whether a game on D-14 followed a game the day before).
+# Context synthesized from PGS for each date D (RULES §2.3): the roster is PGS on D, history is
+# D-15..D-1 (D-15 only to see whether a game on D-14 followed a game the day before).
 CONTEXT_FROM_PGS = Sql(
     "processing.context_from_pgs",
     """
 WITH roster AS (
-  SELECT player_lookup, universal_player_id, game_id, team_abbr, opponent_team_abbr
+  SELECT game_date, player_lookup, universal_player_id, game_id, team_abbr, opponent_team_abbr
   FROM {player_game_summary}
-  WHERE game_date = @game_date
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY player_lookup ORDER BY game_id) = 1
+  WHERE game_date BETWEEN @start_date AND @end_date AND game_date IN UNNEST(@game_dates)
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY game_date, player_lookup ORDER BY game_id) = 1
 ),
 history AS (
   SELECT
+    r.game_date AS target_date,
     h.player_lookup,
     h.game_date,
     h.minutes_played,
     DATE_DIFF(
       h.game_date,
-      LAG(h.game_date) OVER (PARTITION BY h.player_lookup ORDER BY h.game_date),
+      LAG(h.game_date) OVER (
+        PARTITION BY r.game_date, h.player_lookup ORDER BY h.game_date
+      ),
       DAY
     ) AS gap_days
   FROM {player_game_summary} AS h
   JOIN roster AS r ON r.player_lookup = h.player_lookup
-  WHERE h.game_date BETWEEN DATE_SUB(@game_date, INTERVAL 15 DAY)
-                        AND DATE_SUB(@game_date, INTERVAL 1 DAY)
+  WHERE h.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 15 DAY)
+                        AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    AND h.game_date BETWEEN DATE_SUB(r.game_date, INTERVAL 15 DAY)
+                        AND DATE_SUB(r.game_date, INTERVAL 1 DAY)
 ),
 windows AS (
   SELECT
+    target_date,
     player_lookup,
-    MAX(IF(game_date >= DATE_SUB(@game_date, INTERVAL 14 DAY), game_date, NULL)) AS last_game,
-    COUNTIF(game_date = DATE_SUB(@game_date, INTERVAL 1 DAY)) > 0 AS back_to_back,
-    COUNTIF(game_date >= DATE_SUB(@game_date, INTERVAL 7 DAY)) AS games_7,
-    SUM(IF(game_date >= DATE_SUB(@game_date, INTERVAL 7 DAY), minutes_played, NULL)) AS minutes_7,
-    COUNTIF(game_date >= DATE_SUB(@game_date, INTERVAL 14 DAY) AND gap_days = 1) AS b2b_14
+    MAX(IF(game_date >= DATE_SUB(target_date, INTERVAL 14 DAY), game_date, NULL)) AS last_game,
+    COUNTIF(game_date = DATE_SUB(target_date, INTERVAL 1 DAY)) > 0 AS back_to_back,
+    COUNTIF(game_date >= DATE_SUB(target_date, INTERVAL 7 DAY)) AS games_7,
+    SUM(IF(game_date >= DATE_SUB(target_date, INTERVAL 7 DAY), minutes_played, NULL))
+      AS minutes_7,
+    COUNTIF(game_date >= DATE_SUB(target_date, INTERVAL 14 DAY) AND gap_days = 1) AS b2b_14
   FROM history
-  GROUP BY player_lookup
+  GROUP BY target_date, player_lookup
 ),
 usage AS (
-  -- AVG of NUMERIC is NUMERIC (9 decimals) on BigQuery but DOUBLE on DuckDB: ROUND to the same
-  -- 9 decimals so both backends feed identical values (and data_hash) to the factors.
-  SELECT player_lookup, ROUND(AVG(usage_rate), 9) AS avg_usage_7
+  -- ROUND to 9 decimals as per date (NUMERIC on BigQuery, DOUBLE on DuckDB).
+  SELECT target_date, player_lookup, ROUND(AVG(usage_rate), 9) AS avg_usage_7
   FROM (
-    SELECT p.player_lookup, p.usage_rate
+    SELECT r.game_date AS target_date, p.player_lookup, p.usage_rate
     FROM {player_game_summary} AS p
     JOIN roster AS r ON r.player_lookup = p.player_lookup
-    WHERE p.game_date BETWEEN DATE_SUB(@game_date, INTERVAL 400 DAY)
-                          AND DATE_SUB(@game_date, INTERVAL 1 DAY)
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY p.player_lookup ORDER BY p.game_date DESC) <= 7
+    WHERE p.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 400 DAY)
+                          AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+      AND p.game_date BETWEEN DATE_SUB(r.game_date, INTERVAL 400 DAY)
+                          AND DATE_SUB(r.game_date, INTERVAL 1 DAY)
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY r.game_date, p.player_lookup ORDER BY p.game_date DESC
+    ) <= 7
   )
-  GROUP BY player_lookup
+  GROUP BY target_date, player_lookup
 ),
 ctx AS (
   SELECT
+    r.game_date,
     r.player_lookup, r.universal_player_id, r.game_id, r.team_abbr, r.opponent_team_abbr,
-    IFNULL(DATE_DIFF(@game_date, w.last_game, DAY) - 1, 14) AS days_rest,
+    IFNULL(DATE_DIFF(r.game_date, w.last_game, DAY) - 1, 14) AS days_rest,
     IFNULL(w.back_to_back, FALSE) AS back_to_back,
     IFNULL(w.games_7, 0) AS games_in_last_7_days,
     CAST(IFNULL(ROUND(w.minutes_7), 0) AS INT64) AS minutes_in_last_7_days,
@@ -172,16 +197,16 @@ ctx AS (
     CAST(NULL AS FLOAT64) AS pace_differential,
     CAST(NULL AS FLOAT64) AS opponent_pace_last_10
   FROM roster AS r
-  LEFT JOIN windows AS w ON w.player_lookup = r.player_lookup
-  LEFT JOIN usage AS u ON u.player_lookup = r.player_lookup
+  LEFT JOIN windows AS w ON w.target_date = r.game_date AND w.player_lookup = r.player_lookup
+  LEFT JOIN usage AS u ON u.target_date = r.game_date AND u.player_lookup = r.player_lookup
 )
 SELECT ctx.*,
 """
     + _ZONE_COLUMNS
     + "FROM ctx"
     + _ZONE_JOINS
-    + "ORDER BY ctx.player_lookup",
-    {"game_date": "DATE"},
+    + "ORDER BY ctx.game_date, ctx.player_lookup",
+    _MANY_TYPES,
 )
 
 # The written column list is the schema file's (infra/schemas/player_composite_factors.json): a

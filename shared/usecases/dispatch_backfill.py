@@ -1,4 +1,4 @@
-"""Use case ``dispatch_backfill``: plan a range in one grouped query, fan out one message a date."""
+"""Use case ``dispatch_backfill``: plan a range in one grouped query, fan out chunks of dates."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from shared.entrypoint import Delivery
 from shared.errors import PermanentError
 from shared.messages import Alert, BackfillRequest, ProcessDate, new_run_id
 from shared.rules import decide_source
-from shared.rules.planning import DatePlan, reported_statuses, select_for_rerun
+from shared.rules.planning import DatePlan, chunk_dates, reported_statuses, select_for_rerun
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
 from shared.usecases import ledger
@@ -153,7 +153,8 @@ def _ledger_rows(app: App, req: BackfillRequest, result: DispatchResult) -> list
 
 
 def dispatch_backfill(app: App, req: BackfillRequest, delivery: Delivery) -> DispatchResult:
-    """Plan the request; unless dry_run, queue ledger rows then publish one ProcessDate per date.
+    """Plan the request; unless dry_run, queue ledger rows then publish one ProcessDate per chunk
+    of ``chunk_size`` dates (the request's, else the setting).
 
     A permanent failure (a request that can never be served, a broken query) raises a
     ``dispatch_failed`` alert before it is acknowledged: nothing is sent silently or lost.
@@ -211,12 +212,14 @@ def _dispatch(app: App, req: BackfillRequest, delivery: Delivery) -> DispatchRes
             )
         finally:
             app.warehouse.drop_staging(staging)
-    for game_date in sent:
+    size = req.chunk_size or app.settings.chunk_size
+    for chunk in chunk_dates(sent, size):
         app.bus.publish(
             "process_date",
             ProcessDate(
                 run_id=run_id,
-                game_date=game_date,
+                game_date=chunk[0],
+                game_dates=chunk if len(chunk) > 1 else None,
                 mode=req.mode,
                 source=req.source,
                 force=req.force,
@@ -224,7 +227,11 @@ def _dispatch(app: App, req: BackfillRequest, delivery: Delivery) -> DispatchRes
                 requested_by=req.requested_by,
                 dispatched_at=result.dispatched_at,
             ),
-            {"run_id": run_id, "game_date": game_date.isoformat()},
+            {
+                "run_id": run_id,
+                "game_date": chunk[0].isoformat(),
+                "dates": str(len(chunk)),
+            },
         )
     return result
 

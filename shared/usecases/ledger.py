@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -78,36 +79,71 @@ def record_failure(
     kind: Literal["processing_failed", "validation_failed", "publish_failed"],
     what: str,
     dispatched_at: datetime | None = None,
+    dates: Sequence[date] | None = None,
+    also: Sequence[LedgerUpdate] = (),
 ) -> None:
-    """Mark the date ``failed`` (with the error) and raise an Alert: never a silent failure."""
+    """Mark every date of the message (or ``dates``) ``failed`` with the error, in one ledger
+    statement with ``also`` (other dates' outcomes), and raise an Alert per failed date."""
     error = f"{type(exc).__name__}: {exc}"
-    record(
+    failed = list(dates if dates is not None else msg.dates)
+    record_many(
         app.warehouse,
-        LedgerUpdate(
-            run_id=msg.run_id,
-            game_date=msg.game_date,
-            status="failed",
-            mode=msg.mode,
-            error=error,
-            last_message_id=message_id,
-            dispatched_at=dispatched_at,
-            calculation_version=app.settings.calculation_version,
+        sorted(
+            [
+                LedgerUpdate(
+                    run_id=msg.run_id,
+                    game_date=day,
+                    status="failed",
+                    mode=msg.mode,
+                    error=error,
+                    last_message_id=message_id,
+                    dispatched_at=dispatched_at,
+                    calculation_version=app.settings.calculation_version,
+                )
+                for day in failed
+            ]
+            + list(also),
+            key=lambda u: u.game_date,
         ),
     )
-    app.alert(
-        Alert(
-            kind=kind,
-            summary=f"{what} of {msg.game_date} failed: {error}",
-            run_id=msg.run_id,
-            game_date=msg.game_date,
-            details={"error": error},
-        ),
-    )
+    for day in failed:
+        app.alert(
+            Alert(
+                kind=kind,
+                summary=f"{what} of {day} failed: {error}",
+                run_id=msg.run_id,
+                game_date=day,
+                details={"error": error},
+            ),
+        )
 
 
 def record(warehouse: Warehouse, update: LedgerUpdate) -> None:
     """Upsert one ledger step (one round trip)."""
     warehouse.execute(sql.UPSERT, update.params())
+
+
+def record_many(warehouse: Warehouse, updates: Sequence[LedgerUpdate]) -> None:
+    """One ledger step for every date of a chunk in ONE mutating statement (one MERGE from
+    staged rows; a single date keeps the parameterised upsert)."""
+    if not updates:
+        return
+    if len(updates) == 1:
+        record(warehouse, updates[0])
+        return
+    rows = []
+    for update in updates:
+        values = update.params()
+        values["attempts"] = values.pop("attempt_increment")
+        rows.append(values)
+    days = [u.game_date for u in updates]
+    staging = warehouse.stage_rows("backfill_ledger", rows, tag=updates[0].run_id[-12:])
+    try:
+        warehouse.execute(
+            sql.UPSERT_MANY, {"start_date": min(days), "end_date": max(days)}, staging=staging
+        )
+    finally:
+        warehouse.drop_staging(staging)
 
 
 def latest_by_date(

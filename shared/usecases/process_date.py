@@ -10,7 +10,7 @@ from shared import log
 from shared.app import App
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError
-from shared.messages import ProcessDate, ValidateCoverage
+from shared.messages import ProcessDate, ValidateCoverage, WrittenDate
 from shared.rules import (
     PlayerContext,
     RowRejected,
@@ -42,12 +42,39 @@ class ProcessResult:
     rows_rejected: int = 0
     rejected: list[str] = field(default_factory=list)
     staging_table: str | None = None
+    # Every date's result when the message carried a chunk (this one is the first date's).
+    chunk: list[ProcessResult] = field(default_factory=list, repr=False, compare=False)
 
 
 def load_plan(app: App, game_date: date, mode: str) -> DatePlan:
     """The DATE_PLAN row of one date (one round trip)."""
-    rows = app.warehouse.query(sql.DATE_PLAN, {"start_date": game_date, "end_date": game_date})
-    return DatePlan.from_row(rows[0], mode, app.settings.bootstrap_days)
+    return load_plans(app, [game_date], mode)[game_date]
+
+
+def load_plans(app: App, dates: list[date], mode: str) -> dict[date, DatePlan]:
+    """The DATE_PLAN rows of every date of a chunk (one grouped round trip)."""
+    rows = app.warehouse.query(sql.DATE_PLAN, {"start_date": min(dates), "end_date": max(dates)})
+    plans = [DatePlan.from_row(r, mode, app.settings.bootstrap_days) for r in rows]
+    wanted = set(dates)
+    return {p.game_date: p for p in plans if p.game_date in wanted}
+
+
+def load_contexts(
+    app: App, dates_by_source: dict[str, list[date]]
+) -> dict[date, list[dict[str, Any]]]:
+    """The context rows of every date, grouped by date: one round trip per source used."""
+    out: dict[date, list[dict[str, Any]]] = {d: [] for ds in dates_by_source.values() for d in ds}
+    for source, dates in dates_by_source.items():
+        if not dates:
+            continue
+        query = sql.CONTEXT_FROM_PGS if source == "PGS_SYNTHETIC" else sql.CONTEXT_FROM_UPCG
+        rows = app.warehouse.query(query, sql.dates_params(dates))
+        for row in rows:
+            day = row.pop("game_date")
+            if hasattr(day, "date") and not isinstance(day, date):
+                day = day.date()
+            out[day].append(row)
+    return out
 
 
 def build_rows(
@@ -100,7 +127,10 @@ def log_source_decision(decision: SourceDecision, plan: DatePlan) -> None:
 
 
 def process_date(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResult:
-    """Process one date; a permanent failure is recorded (ledger ``failed`` + alert), then acked."""
+    """Process one date or a chunk of dates (constant statements per chunk); a permanent failure
+    is recorded (every date of the chunk ``failed`` + an alert each), then acked.
+
+    Returns the first date's result; ``.chunk`` holds every date's."""
     dispatched_at = ledger.dispatch_time(msg.dispatched_at, delivery.publish_time, app.clock())
     try:
         return _process(app, msg, delivery, dispatched_at)
@@ -111,129 +141,200 @@ def process_date(app: App, msg: ProcessDate, delivery: Delivery) -> ProcessResul
         raise
 
 
+@dataclass
+class _Staged:
+    """One date of a chunk on its way to the staging table."""
+
+    plan: DatePlan
+    decision: SourceDecision
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
 def _process(
     app: App, msg: ProcessDate, delivery: Delivery, dispatched_at: datetime
 ) -> ProcessResult:
     s = app.settings
     wh = app.warehouse
-    base = LedgerUpdate(
-        run_id=msg.run_id,
-        game_date=msg.game_date,
-        status="processing",
-        mode=msg.mode,
-        requested_by=msg.requested_by,
-        dispatched_at=dispatched_at,
-        calculation_version=s.calculation_version,
-    )
-    ledger.record(
-        wh,
-        replace(
-            base,
-            forced=msg.force,
-            force_reason=msg.force_reason,
-            attempt_increment=1,
-            last_message_id=delivery.message_id,
-        ),
-    )
-    plan = load_plan(app, msg.game_date, msg.mode)
-    if plan.action != "process":
-        log.event(
-            "INFO",
-            f"{msg.game_date} {plan.action.replace('_', ' ')}"
-            + (f" (season day {plan.season_day})" if plan.season_day is not None else ""),
-            status=plan.action,
-            expected_players=plan.expected_players,
-            upcg_players=plan.upcg_players,
-        )
-        ledger.record(
-            wh,
-            replace(
-                base,
-                status=plan.action,
-                expected_players=plan.expected_players,
-                upcg_players=plan.upcg_players,
-                actual_players=0,
-            ),
-        )
-        return ProcessResult(msg.game_date, plan.action, plan.expected_players, plan.upcg_players)
+    dates = msg.dates
 
-    decision = decide_source(
-        upcg_players=plan.upcg_players,
-        expected_players=plan.expected_players,
-        mode=msg.mode,
-        pinned=msg.source,
-        threshold=s.fallback_threshold,
-    )
-    log_source_decision(decision, plan)
-    query = sql.CONTEXT_FROM_PGS if decision.source == "PGS_SYNTHETIC" else sql.CONTEXT_FROM_UPCG
-    context_rows = wh.query(query, {"game_date": msg.game_date})
-    rows, rejected = build_rows(context_rows, msg.game_date, decision.source, s.calculation_version)
-    processed_at = app.clock()
-    for row in rows:
-        row["run_id"] = msg.run_id
-        row["processed_at"] = processed_at
-    if rejected:
-        log.event(
-            "ERROR",
-            f"range guard rejected {len(rejected)} rows (not written)",
-            rejected=rejected[:20],
+    def base(day: date) -> LedgerUpdate:
+        return LedgerUpdate(
+            run_id=msg.run_id,
+            game_date=day,
+            status="processing",
+            mode=msg.mode,
+            requested_by=msg.requested_by,
+            dispatched_at=dispatched_at,
+            calculation_version=s.calculation_version,
         )
-    # WRITE only: the rows go to this run's own staging table; the live partition is
-    # untouched until validate_coverage has audited them (RULES §4).
-    staging = staging_table_name(msg.run_id, msg.game_date)
-    wh.write_staging_table(OUTPUT_TABLE, staging, rows)
-    log.event(
-        "INFO",
-        f"staged {len(rows)} rows for {msg.game_date} from {decision.source} in {staging} "
-        "(not live until audited)",
-        rows_written=len(rows),
-        rows_rejected=len(rejected),
-        data_source=decision.source,
-        expected_players=decision.expected,
-        upcg_players=plan.upcg_players,
-        staging_table=staging,
-    )
-    ledger.record(
+
+    # 1 ledger statement: every date of the chunk is `processing` (one more delivery each).
+    ledger.record_many(
         wh,
-        replace(
-            base,
+        [
+            replace(
+                base(day),
+                forced=msg.force,
+                force_reason=msg.force_reason,
+                attempt_increment=1,
+                last_message_id=delivery.message_id,
+            )
+            for day in dates
+        ],
+    )
+    plans = load_plans(app, dates, msg.mode)
+    results: dict[date, ProcessResult] = {}
+    updates: list[LedgerUpdate] = []
+    staged: dict[date, _Staged] = {}
+    for day in dates:
+        plan = plans[day]
+        with log.log_context(game_date=day):
+            if plan.action != "process":
+                log.event(
+                    "INFO",
+                    f"{day} {plan.action.replace('_', ' ')}"
+                    + (f" (season day {plan.season_day})" if plan.season_day is not None else ""),
+                    status=plan.action,
+                    expected_players=plan.expected_players,
+                    upcg_players=plan.upcg_players,
+                )
+                updates.append(
+                    replace(
+                        base(day),
+                        status=plan.action,
+                        expected_players=plan.expected_players,
+                        upcg_players=plan.upcg_players,
+                        actual_players=0,
+                    )
+                )
+                results[day] = ProcessResult(
+                    day, plan.action, plan.expected_players, plan.upcg_players
+                )
+                continue
+            decision = decide_source(
+                upcg_players=plan.upcg_players,
+                expected_players=plan.expected_players,
+                mode=msg.mode,
+                pinned=msg.source,
+                threshold=s.fallback_threshold,
+            )
+            log_source_decision(decision, plan)
+            staged[day] = _Staged(plan, decision)
+
+    by_source: dict[str, list[date]] = {}
+    for day, item in staged.items():
+        by_source.setdefault(item.decision.source, []).append(day)
+    contexts = load_contexts(app, by_source)
+    processed_at = app.clock()
+    all_rows: list[dict[str, Any]] = []
+    for day, item in staged.items():
+        item.rows, item.rejected = build_rows(
+            contexts[day], day, item.decision.source, s.calculation_version
+        )
+        for row in item.rows:
+            row["run_id"] = msg.run_id
+            row["processed_at"] = processed_at
+        all_rows.extend(item.rows)
+    # WRITE only: the rows go to this run's own staging table (one per chunk); the live
+    # partitions are untouched until validate_coverage has audited them (RULES §4).
+    written = sorted(staged)
+    staging = staging_table_name(msg.run_id, written[0], written[-1]) if written else None
+    if staging is not None:
+        wh.write_staging_table(OUTPUT_TABLE, staging, all_rows)
+    for day in written:
+        item = staged[day]
+        decision, plan = item.decision, item.plan
+        with log.log_context(game_date=day):
+            if item.rejected:
+                log.event(
+                    "ERROR",
+                    f"range guard rejected {len(item.rejected)} rows (not written)",
+                    rejected=item.rejected[:20],
+                )
+            log.event(
+                "INFO",
+                f"staged {len(item.rows)} rows for {day} from {decision.source} in {staging} "
+                "(not live until audited)",
+                rows_written=len(item.rows),
+                rows_rejected=len(item.rejected),
+                data_source=decision.source,
+                expected_players=decision.expected,
+                upcg_players=plan.upcg_players,
+                staging_table=staging,
+            )
+        updates.append(
+            replace(
+                base(day),
+                status="written",
+                expected_players=decision.expected,
+                upcg_players=plan.upcg_players,
+                actual_players=len(item.rows),
+                data_source=decision.source,
+                source_reason=f"{decision.reason}: {decision.message}",
+                staging_table=staging,
+                error=(
+                    f"{len(item.rejected)} rows rejected by the range guard"
+                    if item.rejected
+                    else None
+                ),
+            )
+        )
+        results[day] = ProcessResult(
+            game_date=day,
             status="written",
             expected_players=decision.expected,
             upcg_players=plan.upcg_players,
-            actual_players=len(rows),
             data_source=decision.source,
-            source_reason=f"{decision.reason}: {decision.message}",
+            reason=decision.reason,
+            rows_written=len(item.rows),
+            rows_rejected=len(item.rejected),
+            rejected=item.rejected,
             staging_table=staging,
-            error=f"{len(rejected)} rows rejected by the range guard" if rejected else None,
+        )
+    # 1 ledger statement: every date `written` or skipped.
+    ledger.record_many(wh, sorted(updates, key=lambda u: u.game_date))
+    if written:
+        app.bus.publish("validate_coverage", _handoff(msg, staged, written, dispatched_at))
+    chunk = [results[day] for day in dates]
+    first = chunk[0]
+    first.chunk = chunk
+    return first
+
+
+def _handoff(
+    msg: ProcessDate, staged: dict[date, _Staged], written: list[date], dispatched_at: datetime
+) -> ValidateCoverage:
+    """The ValidateCoverage message of the written dates (single-date fields for the first)."""
+    first = staged[written[0]]
+    return ValidateCoverage(
+        run_id=msg.run_id,
+        game_date=written[0],
+        game_dates=written if len(written) > 1 else None,
+        written=(
+            [
+                WrittenDate(
+                    game_date=day,
+                    data_source=staged[day].decision.source,  # type: ignore[arg-type]
+                    upcg_players=staged[day].plan.upcg_players,
+                    expected_players=staged[day].decision.expected,
+                    rows_written=len(staged[day].rows),
+                    rows_rejected=len(staged[day].rejected),
+                )
+                for day in written
+            ]
+            if len(written) > 1
+            else None
         ),
-    )
-    app.bus.publish(
-        "validate_coverage",
-        ValidateCoverage(
-            run_id=msg.run_id,
-            game_date=msg.game_date,
-            mode=msg.mode,
-            source=msg.source,
-            force=msg.force,
-            force_reason=msg.force_reason,
-            requested_by=msg.requested_by,
-            data_source=decision.source,
-            upcg_players=plan.upcg_players,
-            expected_players=decision.expected,
-            rows_written=len(rows),
-            rows_rejected=len(rejected),
-            dispatched_at=dispatched_at,
-        ),
-    )
-    return ProcessResult(
-        game_date=msg.game_date,
-        status="written",
-        expected_players=decision.expected,
-        upcg_players=plan.upcg_players,
-        data_source=decision.source,
-        reason=decision.reason,
-        rows_written=len(rows),
-        rows_rejected=len(rejected),
-        rejected=rejected,
-        staging_table=staging,
+        mode=msg.mode,
+        source=msg.source,
+        force=msg.force,
+        force_reason=msg.force_reason,
+        requested_by=msg.requested_by,
+        data_source=first.decision.source,  # type: ignore[arg-type]
+        upcg_players=first.plan.upcg_players,
+        expected_players=first.decision.expected,
+        rows_written=len(first.rows),
+        rows_rejected=len(first.rejected),
+        dispatched_at=dispatched_at,
     )

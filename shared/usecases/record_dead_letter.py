@@ -14,6 +14,7 @@ from shared.app import App
 from shared.entrypoint import Delivery
 from shared.messages import Alert, DeadLetter
 from shared.sql import ledger as sql
+from shared.sql import processing as processing_sql
 from shared.topology import load_topology
 
 # Set by Pub/Sub on every message it forwards to a dead-letter topic.
@@ -40,16 +41,17 @@ def delivery_count(delivery: Delivery, default: int) -> int:
 
 
 def record_dead_letter(app: App, msg: DeadLetter, delivery: Delivery) -> DeadLetterResult:
-    """Mark the run's date ``failed`` ("dead-lettered after N attempts") and alert."""
+    """Mark the run's date(s) ``failed`` ("dead-lettered after N attempts"), alert per date."""
     attempts = delivery_count(delivery, load_topology().delivery.max_delivery_attempts)
     kind = delivery.attributes.get("type") or "message"
     source = delivery.attributes.get(SOURCE_SUBSCRIPTION_ATTRIBUTE)
     error = f"dead-lettered after {attempts} attempts ({kind})"
+    dates = msg.dates
     affected = app.warehouse.execute(
         sql.MARK_DEAD_LETTERED,
         {
+            **processing_sql.dates_params(dates),
             "run_id": msg.run_id,
-            "game_date": msg.game_date,
             "error": error,
             "last_message_id": delivery.message_id,
             "mode": msg.mode,
@@ -60,27 +62,33 @@ def record_dead_letter(app: App, msg: DeadLetter, delivery: Delivery) -> DeadLet
         },
     )
     marked = affected > 0
-    log.event(
-        "ERROR",
-        f"{msg.game_date} of run {msg.run_id} {error}"
-        + ("; ledger marked failed" if marked else "; the date had already ended, left as is"),
-        status="failed" if marked else None,
-        attempts=attempts,
-        source_subscription=source,
-    )
-    app.alert(
-        Alert(
-            kind="dead_lettered",
-            summary=f"{msg.game_date} ({kind} of run {msg.run_id}) {error}; "
-            "rerun it with `pcf backfill --rerun failed`",
-            run_id=msg.run_id,
-            game_date=msg.game_date,
-            details={
-                "attempts": attempts,
-                "message_type": kind,
-                "source_subscription": source,
-                "marked_failed": marked,
-            },
-        ),
-    )
+    for day in dates:
+        with log.log_context(game_date=day):
+            log.event(
+                "ERROR",
+                f"{day} of run {msg.run_id} {error}"
+                + (
+                    "; ledger marked failed"
+                    if marked
+                    else "; the date had already ended, left as is"
+                ),
+                status="failed" if marked else None,
+                attempts=attempts,
+                source_subscription=source,
+            )
+        app.alert(
+            Alert(
+                kind="dead_lettered",
+                summary=f"{day} ({kind} of run {msg.run_id}) {error}; "
+                "rerun it with `pcf backfill --rerun failed`",
+                run_id=msg.run_id,
+                game_date=day,
+                details={
+                    "attempts": attempts,
+                    "message_type": kind,
+                    "source_subscription": source,
+                    "marked_failed": marked,
+                },
+            ),
+        )
     return DeadLetterResult(attempts, marked, error)

@@ -242,7 +242,8 @@ def publish_run(
     )
     name = staging_table_name(run_id, day)
     app.warehouse.write_staging_table("player_composite_factors", name, rows)
-    return publish(app, {"game_date": day, "run_id": run_id, "dispatched_at": at}, name)
+    params = {**processing_sql.dates_params([day]), "run_id": run_id, "dispatched_at": at}
+    return publish(app, params, name)[day]
 
 
 def test_fenced_publish_replaces_one_date_and_refuses_an_older_run(wh_app: App) -> None:
@@ -489,14 +490,16 @@ def test_process_date_and_validate_coverage_on_real_dates(season_app: App, duck_
             {"start_date": date(2022, 10, 15), "end_date": date(2022, 11, 3)},
         ),
         (processing_sql.DATE_PLAN, {"start_date": date(2023, 2, 1), "end_date": date(2023, 3, 5)}),
-        (processing_sql.CONTEXT_FROM_PGS, {"game_date": INCIDENT}),
-        (processing_sql.CONTEXT_FROM_UPCG, {"game_date": FULL_UPCG}),
+        (processing_sql.CONTEXT_FROM_PGS, processing_sql.dates_params([INCIDENT])),
+        (processing_sql.CONTEXT_FROM_UPCG, processing_sql.dates_params([FULL_UPCG])),
+        (processing_sql.CONTEXT_FROM_PGS, processing_sql.dates_params([INCIDENT, FULL_UPCG])),
     ],
     ids=[
         "date_plan_season_start",
         "date_plan_feb",
         "context_from_pgs",
         "context_from_upcg",
+        "context_from_pgs_two_dates",
     ],
 )
 def test_queries_agree_with_the_embedded_warehouse(

@@ -107,11 +107,11 @@ def test_synthetic_context_agrees_with_seeded_upcg(real_app: App, day: date) -> 
     """Two independent derivations of RULES §2.3 (SQL for the fallback, pandas in the seed)."""
     synthetic = {
         r["player_lookup"]: r
-        for r in real_app.warehouse.query(sql.CONTEXT_FROM_PGS, {"game_date": day})
+        for r in real_app.warehouse.query(sql.CONTEXT_FROM_PGS, sql.dates_params([day]))
     }
     upcg = {
         r["player_lookup"]: r
-        for r in real_app.warehouse.query(sql.CONTEXT_FROM_UPCG, {"game_date": day})
+        for r in real_app.warehouse.query(sql.CONTEXT_FROM_UPCG, sql.dates_params([day]))
     }
     assert synthetic.keys() == upcg.keys()
     assert len(upcg) > 50

@@ -418,7 +418,13 @@ def test_the_fence_is_inside_the_publish_statement(app: App) -> None:
     def newer_publishes() -> None:
         from shared.sql import coverage as sql
 
-        params = {"game_date": D, "run_id": LIVE_RUN, "dispatched_at": newer}
+        params = {
+            "game_dates": [D],
+            "start_date": D,
+            "end_date": D,
+            "run_id": LIVE_RUN,
+            "dispatched_at": newer,
+        }
         staged = app.warehouse.dataset_table("staging", staging_table_name(LIVE_RUN, D))
         assert app.warehouse.execute(sql.PUBLISH, params, staging=staged) == 187
 

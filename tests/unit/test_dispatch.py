@@ -237,16 +237,31 @@ def test_dry_run_sends_nothing_and_writes_nothing(app: App) -> None:
     assert all_ledger_rows(app) == []
 
 
-def test_dispatch_queues_then_sends_one_message_per_game_date(app: App) -> None:
+@pytest.mark.parametrize(
+    ("chunk_size", "chunks"),
+    [
+        (1, [[15], [16], [17], [18], [19], [22]]),
+        (4, [[15, 16, 17, 18], [19, 22]]),
+        (None, [[15, 16, 17, 18, 19, 22]]),  # the setting (30) holds them all
+    ],
+)
+def test_dispatch_queues_then_sends_chunks_of_game_dates(
+    app: App, chunk_size: int | None, chunks: list[list[int]]
+) -> None:
     seed_mini_season(app)
     req = BackfillRequest(
-        start_date=d("2023-01-13"), end_date=d("2023-01-22"), run_id="run-1", requested_by="bob"
+        start_date=d("2023-01-13"),
+        end_date=d("2023-01-22"),
+        run_id="run-1",
+        requested_by="bob",
+        chunk_size=chunk_size,
     )
     result = dispatch_backfill(app, req, NO_DELIVERY)
     assert local_bus(app).drain(timeout=60)
 
-    sent = [m.game_date for m in process_messages(app.bus)]
-    assert sorted(sent) == result.sent == [d(f"2023-01-{n}") for n in (15, 16, 17, 18, 19, 22)]
+    sent = sorted(m.dates for m in process_messages(app.bus))
+    assert sent == [[d(f"2023-01-{n}") for n in chunk] for chunk in chunks]
+    assert [x for chunk in sent for x in chunk] == result.sent
     assert {m.run_id for m in process_messages(app.bus)} == {"run-1"}
     rows = {r["game_date"]: r for r in all_ledger_rows(app)}
     # Bootstrap dates are recorded, off-days are only listed in the plan.

@@ -96,7 +96,8 @@ def unwired(app: App) -> App:
 def test_synthetic_context_matches_the_worked_example(app: App) -> None:
     seed_example(app)
     ctx = {
-        r["player_lookup"]: r for r in app.warehouse.query(sql.CONTEXT_FROM_PGS, {"game_date": D})
+        r["player_lookup"]: r
+        for r in app.warehouse.query(sql.CONTEXT_FROM_PGS, sql.dates_params([D]))
     }
     p1 = ctx["p1"]
     assert (
