@@ -117,10 +117,15 @@ class LocalBus(Publisher):
     def stop(self) -> int:
         """Stop handing out new work (Ctrl-C): queued first-step messages are never delivered;
         deliveries under way and the next steps of started dates finish. Return how many
-        queued messages were dropped."""
+        queued dates were dropped."""
         with self._cond:
             self._stopped = True
-            dropped = sum(1 for _, _, item in self._queue if item.depth == 0)
+            # A message may carry a chunk of dates: count the dates it leaves queued.
+            dropped = sum(
+                len(getattr(item.message, "game_dates", None) or [None])
+                for _, _, item in self._queue
+                if item.depth == 0
+            )
         return dropped
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 import time
 from datetime import date
@@ -196,8 +197,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             _wait_with_progress(app, bus, result)
         except KeyboardInterrupt:
             dropped = bus.stop()
-            bus.drain(timeout=0.8)
+            settled = bus.drain(timeout=0.8)
             _interrupted(args, req, result, dropped, _unfinished(app, result))
+            if not settled:
+                # A chunk is still being processed on a worker thread: Python cannot interrupt
+                # it and would join it at exit (seconds), and closing the warehouse under it
+                # fails it noisily. Leave at once instead: its dates stay in flight and nothing
+                # of them reached the live table (write → audit → publish); `--rerun missing`
+                # or, after the lease, `--rerun failed` picks them up.
+                sys.stderr.flush()
+                sys.stdout.flush()
+                os._exit(130)
             return 130
         elapsed = time.monotonic() - started
         summary = summarize(app, result)
