@@ -263,6 +263,14 @@ def table_stats(app: App) -> dict[str, TableStats]:
     return out
 
 
+PROCESSED_DATES = Sql(
+    "bench.processed_dates",
+    "SELECT COUNT(DISTINCT game_date) AS n FROM {backfill_ledger} "
+    "WHERE run_id = @run_id AND status NOT IN ('skipped_no_games', 'skipped_bootstrap')",
+    {"run_id": "STRING"},
+)
+
+
 def trace_backfill(db: Path) -> tuple[dict[str, Trace], int, float]:
     """Run a full backfill on ``db`` through the recording wrappers; (traces, dates, seconds)."""
     from shared import log
@@ -281,10 +289,14 @@ def trace_backfill(db: Path) -> tuple[dict[str, Trace], int, float]:
     started = time.perf_counter()
     try:
         full_backfill(app, run_id="bq-model")
+        elapsed = time.perf_counter() - started
+        # A delivery may carry a chunk of dates: count the dates the run processed (not skipped)
+        # from the ledger, not the validate_coverage deliveries.
+        [row] = plain.warehouse.query(PROCESSED_DATES, {"run_id": "bq-model"})
+        processed = int(row["n"])
     finally:
         app.close()
-    processed = sum(1 for t in recorder.traces.values() if t.topic == "validate_coverage")
-    return recorder.traces, processed, time.perf_counter() - started
+    return recorder.traces, processed, elapsed
 
 
 # -- 2. replay in simulated time -----------------------------------------------------------------
