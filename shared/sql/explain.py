@@ -66,38 +66,27 @@ ORDER BY run_id, data_source
     {"game_date": "DATE"},
 )
 
-# Players expected (PGS) on a date but absent from the live table.
-MISSING_LIVE = Sql(
-    "explain.missing_live",
-    """
+
+def _missing_from(table: str) -> str:
+    """Players expected (PGS) on @game_date but absent from ``table`` (a placeholder)."""
+    return f"""
 SELECT p.player_lookup, ANY_VALUE(p.player_full_name) AS player_full_name,
        ANY_VALUE(p.team_abbr) AS team_abbr
-FROM {player_game_summary} AS p
+FROM {{player_game_summary}} AS p
 WHERE p.game_date = @game_date
   AND p.player_lookup NOT IN (
-    SELECT f.player_lookup FROM {player_composite_factors} AS f
+    SELECT f.player_lookup FROM {{{table}}} AS f
     WHERE f.game_date = @game_date AND f.player_lookup IS NOT NULL
   )
 GROUP BY p.player_lookup
 ORDER BY team_abbr, p.player_lookup
-""",
-    {"game_date": "DATE"},
+"""
+
+
+# Players expected (PGS) on a date but absent from the live table.
+MISSING_LIVE = Sql(
+    "explain.missing_live", _missing_from("player_composite_factors"), {"game_date": "DATE"}
 )
 
 # Players expected (PGS) on a date but absent from a run's staging table ({staging}).
-MISSING_STAGED = Sql(
-    "explain.missing_staged",
-    """
-SELECT p.player_lookup, ANY_VALUE(p.player_full_name) AS player_full_name,
-       ANY_VALUE(p.team_abbr) AS team_abbr
-FROM {player_game_summary} AS p
-WHERE p.game_date = @game_date
-  AND p.player_lookup NOT IN (
-    SELECT s.player_lookup FROM {staging} AS s
-    WHERE s.game_date = @game_date AND s.player_lookup IS NOT NULL
-  )
-GROUP BY p.player_lookup
-ORDER BY team_abbr, p.player_lookup
-""",
-    {"game_date": "DATE"},
-)
+MISSING_STAGED = Sql("explain.missing_staged", _missing_from("staging"), {"game_date": "DATE"})
