@@ -117,6 +117,7 @@ SELECT
     + _ZONE_JOINS
     + "ORDER BY ctx.game_date, ctx.player_lookup",
     _MANY_TYPES,
+    numeric_as_float=True,  # PlayerContext/ShotZoneProfile/ZoneDefense read them with float()
 )
 
 # Context synthesized from PGS for each date D (RULES §2.3): the roster is PGS on D, history is
@@ -207,6 +208,7 @@ SELECT ctx.*,
     + _ZONE_JOINS
     + "ORDER BY ctx.game_date, ctx.player_lookup",
     _MANY_TYPES,
+    numeric_as_float=True,  # PlayerContext/ShotZoneProfile/ZoneDefense read them with float()
 )
 
 # The written column list is the schema file's (infra/schemas/player_composite_factors.json): a

@@ -28,6 +28,9 @@ class Sql:
     name: str
     text: str
     types: Mapping[str, str] = field(default_factory=dict)
+    # The consumer reads every NUMERIC result with float(): an adapter may hand NUMERIC values
+    # over as that same float (correctly rounded, never approximated) instead of a Decimal.
+    numeric_as_float: bool = False
 
     def placeholders(self) -> set[str]:
         """The ``{...}`` identifiers the text refers to."""

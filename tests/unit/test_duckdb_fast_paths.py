@@ -7,7 +7,9 @@ definition (render then transpile; rows through a DataFrame).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -113,3 +115,40 @@ def test_values_arrow_cannot_take_fall_back_to_the_frame_path() -> None:
 def test_an_unknown_column_is_refused_on_the_fast_path() -> None:
     with pytest.raises(WarehouseError, match=r"\['nope'\] are not in table"):
         records_to_arrow(PCF, [_row(nope=1)])
+
+
+_NUMERIC = Sql(
+    "test.numeric_values",
+    """
+SELECT v AS exact, CAST(v AS STRING) AS text, n
+FROM UNNEST([
+  NUMERIC '25.3', NUMERIC '17.433333333', NUMERIC '-2.108892115', NUMERIC '0.000000001',
+  NUMERIC '12345678.123456789', NUMERIC '-99999999999.999999999', NULL
+]) AS v WITH OFFSET AS n
+ORDER BY n
+""",
+)
+
+
+def test_numeric_as_float_equals_float_of_the_decimal(app: App) -> None:
+    """The hint hands over float(Decimal) exactly, even where a binary cast would round twice
+    (12345678.123456789 has 17 significant digits; its unscaled integer is beyond 2**53)."""
+    wh = app.warehouse
+    exact = wh.query(_NUMERIC)
+    fast = wh.query(replace(_NUMERIC, numeric_as_float=True))
+    assert [r["n"] for r in fast] == [r["n"] for r in exact]  # order, other columns kept
+    assert len(fast) == 7
+    assert [r["text"] for r in fast] == [r["text"] for r in exact]
+    assert all(type(r["exact"]) is float for r in fast[:-1])
+    assert fast[-1]["exact"] is None
+    assert [r["exact"] for r in fast[:-1]] == [float(r["exact"]) for r in exact[:-1]]
+    assert fast[4]["exact"] == float(Decimal("12345678.123456789"))
+    assert fast[0]["exact"] == 25.3
+
+
+def test_context_queries_read_numerics_as_floats() -> None:
+    """Both context queries carry the hint (their consumers convert with float())."""
+    from shared.sql import processing
+
+    assert processing.CONTEXT_FROM_UPCG.numeric_as_float
+    assert processing.CONTEXT_FROM_PGS.numeric_as_float
