@@ -423,7 +423,8 @@ def throughput_report(
     cpu = statistics.median(r["cpu_seconds"] for r in runs)
     last = runs[-1]
     processed = last["statuses"].get("succeeded", 0) + last["statuses"].get("warned", 0)
-    rss = max(max(r["rss"] for r in runs), floor["rss"], seed["rss"])
+    # The project's own phases (seeding is part of running it locally); the floor is a yardstick.
+    rss = max(max(r["rss"] for r in runs), seed["rss"])
     costs = {int(year): cost for year, cost in last["season_cost"].items()}  # JSON keys are str
     trips = last["trips"] / max(processed, 1)
     ratio = wall / floor["seconds"]
@@ -459,8 +460,9 @@ def throughput_report(
     )
     print(
         f"  peak RSS           {_mib(rss):>9}   (target <= {_mib(RSS_BYTES)}; "
-        f"seed {_mib(seed['rss'])}, backfill {_mib(max(r['rss'] for r in runs))}, "
-        f"floor {_mib(floor['rss'])})" + check(rss <= RSS_BYTES, f"peak RSS {_mib(rss)}")
+        f"seed {_mib(seed['rss'])}, backfill {_mib(max(r['rss'] for r in runs))}"
+        f"; the floor process, not counted: {_mib(floor['rss'])})"
+        + check(rss <= RSS_BYTES, f"peak RSS {_mib(rss)}")
     )
     if len(costs) > 1:
         years = sorted(costs)
