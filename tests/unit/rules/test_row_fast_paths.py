@@ -222,8 +222,11 @@ def test_context_json_rejects_non_finite_floats_like_json(bad: float) -> None:
 def test_context_json_refuses_what_json_refuses() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         context_json({"when": date(2023, 2, 23)})
+    mixed: dict[Any, Any] = {"a": 1, 2: "mixed key types cannot be sorted"}
     with pytest.raises(TypeError):
-        context_json({"a": 1, 2: "mixed key types cannot be sorted"})
+        REFERENCE_ENCODER.encode(mixed)
+    with pytest.raises(TypeError):
+        context_json(mixed)
 
 
 # -- data_hash: remembered float texts ----------------------------------------------------------
