@@ -249,6 +249,25 @@ _DEFERRED_ZEROS = dict.fromkeys(DEFERRED_FACTORS, 0.0)
 _isfinite = math.isfinite
 
 
+# pace() depends on two inputs that a whole team shares on a date: its outputs for the row
+# (score, rounded score, context JSON) are remembered per input pair, computed once per team-date.
+_PACE_OUTPUTS: dict[tuple[object, object], tuple[float, float, str]] = {}
+
+
+def _remember_pace(key: tuple[object, object], outputs: tuple[float, float, str]) -> None:
+    """Remember pace outputs for ``key`` when equal keys always give these exact outputs.
+
+    pace() reads its inputs as float(value), and inputs that compare equal have one float value
+    — except zero, whose sign pace keeps (-0.0 renders "-0.0"): keys holding a zero are skipped.
+    NaN never equals a new NaN, so it only ever finds itself. Bounded: cleared when full.
+    """
+    if 0 in key:
+        return
+    if len(_PACE_OUTPUTS) >= 65536:
+        _PACE_OUTPUTS.clear()
+    _PACE_OUTPUTS[key] = outputs
+
+
 def validate_row(row: Mapping[str, object]) -> None:
     """Range guard before write: RowRejected for fatigue outside [0, 100] or a non-finite score."""
     scores = _SCORES(row) if _SCORE_NAMES.issubset(row) else None
@@ -288,12 +307,17 @@ def build_row(
     """Compute one PCF row (all columns but run_id/processed_at); RowRejected if it is invalid."""
     fatigue_result = fatigue(ctx)
     zone_result = shot_zone_mismatch(profile, defense)
-    pace_result = pace(ctx)
+    pace_key = (ctx.pace_differential, ctx.opponent_pace_last_10)
+    pace_known = _PACE_OUTPUTS.get(pace_key)
+    if pace_known is None:
+        pace_result = pace(ctx)
+        pace_score = pace_result.score
+    else:
+        pace_score, pace_rounded, pace_json = pace_known
     usage_result = usage_spike(ctx)
 
     adjustment = fatigue_result.adjustment
     zone_score = zone_result.score
-    pace_score = pace_result.score
     usage_score = usage_result.score
 
     # Guard the raw maths before rounding: a NaN/inf would otherwise be rounded into garbage.
@@ -343,11 +367,15 @@ def build_row(
     try:
         fatigue_json = context_json(fatigue_result.context)
         zone_json = context_json(zone_result.context)
-        pace_json = context_json(pace_result.context)
+        if pace_known is None:
+            pace_json = context_json(pace_result.context)
         usage_json = context_json(usage_result.context)
     except ValueError as exc:
         # allow_nan=False: an infinite input would make invalid JSON; refuse the row instead.
         raise RowRejected(f"context is not valid JSON: {exc}") from exc
+    if pace_known is None:
+        pace_rounded = round_half_away(pace_score, 1)
+        _remember_pace(pace_key, (pace_score, pace_rounded, pace_json))
 
     row: dict[str, object] = {
         "player_lookup": player_lookup,
@@ -357,7 +385,7 @@ def build_row(
         "data_source": data_source,
         "fatigue_score": fatigue_result.score,
         "shot_zone_mismatch_score": round_half_away(zone_score, 1),
-        "pace_score": round_half_away(pace_score, 1),
+        "pace_score": pace_rounded,
         "usage_spike_score": round_half_away(usage_score, 1),
         **_DEFERRED_ZEROS,
         "total_composite_adjustment": total,

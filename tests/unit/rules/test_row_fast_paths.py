@@ -24,6 +24,7 @@ from shared.rules import (
     ZoneDefense,
     build_row,
     data_hash,
+    pace,
     round_half_away,
 )
 from shared.rules.row import RUN_COLUMNS, context_json
@@ -305,3 +306,48 @@ def test_float_columns_refuse_non_numbers(value: object, message: str) -> None:
 def test_float_columns_keep_infinite_decimals_for_the_row_guard() -> None:
     ctx = PlayerContext.from_row({"pace_differential": Decimal("Infinity")})
     assert ctx.pace_differential == math.inf
+
+
+# -- build_row: pace outputs remembered per input pair -------------------------------------
+def _pace_row(ctx: PlayerContext) -> dict[str, object]:
+    return build_row(
+        player_lookup="p",
+        universal_player_id=None,
+        game_id="g",
+        game_date=date(2023, 2, 23),
+        data_source="UPCG",
+        ctx=ctx,
+        profile=None,
+        defense=None,
+        calculation_version="v1_4factors",
+    )
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [(-0.0, 99.5), (0.0, 99.5), (-0.0, 99.5)],  # the sign of zero shows in the context
+        [(3.6, -0.0), (3.6, 0.0)],
+        [(4, 101), (4.0, 101.0), (Decimal("4.0"), 101.0)],  # equal inputs, one float value
+        [(math.nan, 99.0), (None, 99.0), (math.nan, 99.0)],
+        [(7.3, None), (7.3, None), (-7.3, None)],
+    ],
+)
+def test_remembered_pace_outputs_equal_fresh_ones(pairs: list[tuple[Any, Any]]) -> None:
+    for differential, opponent in pairs * 2:  # the second round finds remembered outputs
+        ctx = PlayerContext(
+            days_rest=1, pace_differential=differential, opponent_pace_last_10=opponent
+        )
+        fresh = pace(ctx)
+        row = _pace_row(ctx)
+        assert row["pace_context_json"] == context_json(fresh.context)
+        assert repr(row["pace_score"]) == repr(round_half_away(fresh.score, 1))
+        assert row["data_hash"] == reference_hash(row)
+
+
+def test_remembered_pace_keeps_the_sign_of_zero() -> None:
+    negative = _pace_row(PlayerContext(pace_differential=-0.0, opponent_pace_last_10=98.0))
+    positive = _pace_row(PlayerContext(pace_differential=0.0, opponent_pace_last_10=98.0))
+    assert '"pace_differential":-0.0' in str(negative["pace_context_json"])
+    assert '"pace_differential":0.0' in str(positive["pace_context_json"])
+    assert negative["data_hash"] != positive["data_hash"]
