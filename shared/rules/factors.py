@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 # NULL defaults for fatigue inputs (RULES §2.4): a missing value is read as a "typical" player,
 # so missing context neither rewards nor punishes.
@@ -19,6 +19,11 @@ FATIGUE_DEFAULTS: dict[str, float | int | bool] = {
     "back_to_backs_last_14_days": 0,
     "player_age": 25,
 }
+
+# Contexts are built with their keys in sorted order: context_json sorts them anyway (the output
+# does not depend on it), but sorting an already sorted dict costs the encoder next to nothing.
+_FATIGUE_INPUTS_SORTED = tuple(sorted(FATIGUE_DEFAULTS))
+_FATIGUE_RANK = {name: rank for rank, name in enumerate(FATIGUE_DEFAULTS)}
 
 SHOT_ZONE_DEFAULT_RATE = 50.0
 SHOT_ZONE_DEFAULT_DEFENSE = 0.0
@@ -39,6 +44,11 @@ _INT_FIELDS = (
     "player_age",
     "star_teammates_out",
 )
+_DEFENSE_FIELDS = (
+    "paint_defense_vs_league_avg",
+    "mid_range_defense_vs_league_avg",
+    "three_pt_defense_vs_league_avg",
+)
 _FLOAT_FIELDS = (
     "avg_minutes_per_game_last_7",
     "projected_usage_rate",
@@ -50,10 +60,15 @@ _FLOAT_FIELDS = (
 
 def _to_float(name: str, value: object) -> float | None:
     """Convert a warehouse value (Decimal, int, float, numeric str) to float; NULL/NaN → None."""
+    kind = type(value)
+    if kind is float:  # the common cases first, exactly as the general path below would give
+        return None if value != value else value  # type: ignore[return-value]
+    if kind is Decimal and value.is_finite():  # type: ignore[attr-defined]
+        # Decimal.__float__ is float(str(self)) for a finite value (C and pure-Python decimal
+        # alike); spelt out, CPython's call is markedly cheaper.
+        return float(str(value))
     if value is None:
         return None
-    if type(value) is float:  # the common case, exactly as float(value) below would give
-        return None if value != value else value
     if isinstance(value, bool):
         # A bool in a numeric column is a schema mix-up, not a number.
         raise ValueError(f"{name}: expected a number, got bool {value!r}")
@@ -67,8 +82,8 @@ def _to_float(name: str, value: object) -> float | None:
 
 def _to_int(name: str, value: object) -> int | None:
     """Convert a warehouse integer (int, integral Decimal/float) to int; NULL/NaN → None."""
-    if value is None:
-        return None
+    if value is None or type(value) is int:
+        return value  # type: ignore[return-value]
     if isinstance(value, bool):
         raise ValueError(f"{name}: expected an integer, got bool {value!r}")
     if isinstance(value, int):
@@ -111,6 +126,8 @@ def _num(value: float | int | None) -> float | None:
     """Return ``value`` as float, or None when missing or NaN (so NaN behaves like NULL)."""
     if value is None:
         return None
+    if type(value) is float:  # the common case, exactly as float(value) below would give
+        return None if value != value else value
     result = float(value)
     return None if math.isnan(result) else result
 
@@ -127,6 +144,18 @@ def _label(value: float, high: str, low: str, neutral: str) -> str:
     if value < -LABEL_THRESHOLD:
         return low
     return neutral
+
+
+_Frozen = TypeVar("_Frozen")
+
+
+def _frozen(cls: type[_Frozen], values: dict[str, Any]) -> _Frozen:
+    """``cls(**values)`` for a frozen dataclass given every field (no ``__post_init__``), without
+    its ``__init__``'s one frozen ``object.__setattr__`` per field: the instance state is the
+    same dict of field values, at a fraction of the cost (it runs for every context row)."""
+    instance = object.__new__(cls)  # type: ignore[call-overload]
+    object.__setattr__(instance, "__dict__", values)
+    return instance  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -149,10 +178,15 @@ class PlayerContext:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PlayerContext:
         """Build from a warehouse row; absent keys are NULL, extra keys are ignored."""
-        kwargs: dict[str, Any] = {name: _to_int(name, row.get(name)) for name in _INT_FIELDS}
-        kwargs.update({name: _to_float(name, row.get(name)) for name in _FLOAT_FIELDS})
-        kwargs["back_to_back"] = _to_bool("back_to_back", row.get("back_to_back"))
-        return cls(**kwargs)
+        get = row.get
+        values: dict[str, Any] = {name: _to_int(name, get(name)) for name in _INT_FIELDS}
+        for name in _FLOAT_FIELDS:
+            values[name] = _to_float(name, get(name))
+        back_to_back = get("back_to_back")
+        values["back_to_back"] = (
+            back_to_back if type(back_to_back) is bool else _to_bool("back_to_back", back_to_back)
+        )
+        return _frozen(cls, values)
 
 
 @dataclass(frozen=True)
@@ -167,15 +201,19 @@ class ShotZoneProfile:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ShotZoneProfile:
         """Build from a PSZA warehouse row."""
-        return cls(
-            primary_scoring_zone=_to_str(row.get("primary_scoring_zone")),
-            paint_rate_last_10=_to_float("paint_rate_last_10", row.get("paint_rate_last_10")),
-            mid_range_rate_last_10=_to_float(
-                "mid_range_rate_last_10", row.get("mid_range_rate_last_10")
-            ),
-            three_pt_rate_last_10=_to_float(
-                "three_pt_rate_last_10", row.get("three_pt_rate_last_10")
-            ),
+        get = row.get
+        return _frozen(
+            cls,
+            {
+                "primary_scoring_zone": _to_str(get("primary_scoring_zone")),
+                "paint_rate_last_10": _to_float("paint_rate_last_10", get("paint_rate_last_10")),
+                "mid_range_rate_last_10": _to_float(
+                    "mid_range_rate_last_10", get("mid_range_rate_last_10")
+                ),
+                "three_pt_rate_last_10": _to_float(
+                    "three_pt_rate_last_10", get("three_pt_rate_last_10")
+                ),
+            },
         )
 
 
@@ -190,16 +228,8 @@ class ZoneDefense:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ZoneDefense:
         """Build from a TDZA warehouse row."""
-        return cls(
-            **{
-                name: _to_float(name, row.get(name))
-                for name in (
-                    "paint_defense_vs_league_avg",
-                    "mid_range_defense_vs_league_avg",
-                    "three_pt_defense_vs_league_avg",
-                )
-            }
-        )
+        get = row.get
+        return _frozen(cls, {name: _to_float(name, get(name)) for name in _DEFENSE_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -221,17 +251,17 @@ class FactorResult:
 
 def fatigue(ctx: PlayerContext) -> FatigueResult:
     """Fatigue score per RULES §2.4: start at 100, apply penalties/bonus, clamp to [0, 100]."""
-    raw: dict[str, Any] = {name: getattr(ctx, name) for name in FATIGUE_DEFAULTS}
     defaults_applied: list[str] = []
     used: dict[str, Any] = {}
-    for name, default in FATIGUE_DEFAULTS.items():
-        value = raw[name]
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        if value is None:
+    for name in _FATIGUE_INPUTS_SORTED:
+        value = getattr(ctx, name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             defaults_applied.append(name)
-            value = default
+            value = FATIGUE_DEFAULTS[name]
         used[name] = value
+    if len(defaults_applied) > 1:
+        # The context lists defaulted inputs in FATIGUE_DEFAULTS order, not alphabetically.
+        defaults_applied.sort(key=_FATIGUE_RANK.__getitem__)
 
     penalties: dict[str, int] = {}
     bonuses: dict[str, int] = {}
@@ -259,13 +289,13 @@ def fatigue(ctx: PlayerContext) -> FatigueResult:
     score = int(_clamp(raw_score, 0, 100))
     adjustment = (score - 100) / 20
     context: dict[str, Any] = {
-        "inputs": used,
-        "defaults_applied": defaults_applied,
-        "penalties": penalties,
-        "bonuses": bonuses,
-        "raw_score": raw_score,
-        "final_score": score,
         "adjustment": adjustment,
+        "bonuses": bonuses,
+        "defaults_applied": defaults_applied,
+        "final_score": score,
+        "inputs": used,
+        "penalties": penalties,
+        "raw_score": raw_score,
     }
     return FatigueResult(score=score, adjustment=adjustment, context=context)
 
@@ -291,9 +321,9 @@ def shot_zone_mismatch(
         return FactorResult(
             score=0.0,
             context={
-                "missing": missing,
-                "mismatch_type": "neutral",
                 "final_score": 0.0,
+                "mismatch_type": "neutral",
+                "missing": missing,
             },
         )
 
@@ -319,17 +349,17 @@ def shot_zone_mismatch(
     mismatch = base * SHOT_ZONE_AMPLIFY_FACTOR if amplified else base
     score = _clamp(mismatch, -SHOT_ZONE_LIMIT, SHOT_ZONE_LIMIT)
     context: dict[str, Any] = {
+        "amplified": amplified,
+        "base_mismatch": base,
+        "defaults_applied": defaults_applied,
+        "extreme_matchup": abs(score) > 8.0,
+        "final_score": score,
+        "mismatch_type": _label(score, "favorable", "unfavorable", "neutral"),
+        "opponent_defense_vs_league": defense_value,
+        "player_zone_rate": rate,
         "primary_scoring_zone": zone,
         "zone_used": zone_used,
-        "player_zone_rate": rate,
-        "opponent_defense_vs_league": defense_value,
-        "defaults_applied": defaults_applied,
         "zone_weight": weight,
-        "base_mismatch": base,
-        "amplified": amplified,
-        "extreme_matchup": abs(score) > 8.0,
-        "mismatch_type": _label(score, "favorable", "unfavorable", "neutral"),
-        "final_score": score,
     }
     return FactorResult(score=score, context=context)
 
@@ -341,12 +371,12 @@ def pace(ctx: PlayerContext) -> FactorResult:
     used = 0.0 if differential is None else differential
     score = _clamp(used / 2.0, -PACE_LIMIT, PACE_LIMIT)
     context: dict[str, Any] = {
-        "pace_differential": used,
-        "opponent_pace_last_10": _num(ctx.opponent_pace_last_10),
         "defaults_applied": ["pace_differential"] if default_applied else [],
+        "final_score": score,
+        "opponent_pace_last_10": _num(ctx.opponent_pace_last_10),
+        "pace_differential": used,
         # The environment labels the game itself (pace points), not the scaled score.
         "pace_environment": _label(used, "fast", "slow", "normal"),
-        "final_score": score,
     }
     return FactorResult(score=score, context=context)
 
@@ -356,12 +386,7 @@ def usage_spike(ctx: PlayerContext) -> FactorResult:
     projected = _num(ctx.projected_usage_rate)
     baseline = _num(ctx.avg_usage_rate_last_7_games)
     stars = 0 if ctx.star_teammates_out is None else ctx.star_teammates_out
-    context: dict[str, Any] = {
-        "projected_usage_rate": projected,
-        "avg_usage_last_7": baseline,
-        "star_teammates_out": stars,
-        "defaults_applied": ["star_teammates_out"] if ctx.star_teammates_out is None else [],
-    }
+    defaults_applied = ["star_teammates_out"] if ctx.star_teammates_out is None else []
     if projected is None or baseline is None or baseline == 0:
         reason = (
             "projected_usage_rate is NULL"
@@ -370,17 +395,21 @@ def usage_spike(ctx: PlayerContext) -> FactorResult:
             if baseline is None
             else "avg_usage_rate_last_7_games is 0"
         )
-        context.update(
-            {
-                "usage_differential": None,
+        return FactorResult(
+            score=0.0,
+            context={
+                "avg_usage_last_7": baseline,
                 "boost_multiplier": 1.0,
+                "defaults_applied": defaults_applied,
+                "final_score": 0.0,
+                "projected_usage_rate": projected,
+                "star_teammates_out": stars,
                 "usage_boost_applied": False,
+                "usage_differential": None,
                 "usage_trend": "stable",
                 "zero_reason": reason,
-                "final_score": 0.0,
-            }
+            },
         )
-        return FactorResult(score=0.0, context=context)
 
     differential = projected - baseline
     base = differential * USAGE_SCALE
@@ -392,13 +421,15 @@ def usage_spike(ctx: PlayerContext) -> FactorResult:
         elif stars == 1:
             multiplier = 1.15
     score = _clamp(base * multiplier, -USAGE_LIMIT, USAGE_LIMIT)
-    context.update(
-        {
-            "usage_differential": differential,
-            "boost_multiplier": multiplier,
-            "usage_boost_applied": multiplier != 1.0,
-            "usage_trend": _label(differential, "spike", "drop", "stable"),
-            "final_score": score,
-        }
-    )
+    context: dict[str, Any] = {
+        "avg_usage_last_7": baseline,
+        "boost_multiplier": multiplier,
+        "defaults_applied": defaults_applied,
+        "final_score": score,
+        "projected_usage_rate": projected,
+        "star_teammates_out": stars,
+        "usage_boost_applied": multiplier != 1.0,
+        "usage_differential": differential,
+        "usage_trend": _label(differential, "spike", "drop", "stable"),
+    }
     return FactorResult(score=score, context=context)
