@@ -40,9 +40,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP)  ## benchmarks: season vs set-based floor, 5 seasons, a staged function's footprint
+bench: $(STAMP)  ## benchmarks: season vs set-based floor, 5 seasons, row building vs the previous code, a staged function's footprint
 	@# Every benchmark runs and prints its figures; the target fails if any missed a target.
-	@status=0; $(PY) -m tests.bench.season || status=1; $(PY) -m tests.bench.footprint || status=1; exit $$status
+	@status=0; $(PY) -m tests.bench.season || status=1; $(PY) -m tests.bench.rows || status=1; \
+	  $(PY) -m tests.bench.footprint || status=1; exit $$status
 
 bench-bigquery-model: $(STAMP)  ## a backfill replayed through a model of BigQuery's latency, quotas and billing (1 and 5 seasons)
 	$(PY) -m tests.bench.bigquery_model

@@ -12,8 +12,8 @@ On those same contexts, in the same process, it runs the current ``build_rows`` 
 copy of the previous one (``tests.bench.rows_baseline``) once each and compares every row
 (values, types, key order, JSON contexts, ``data_hash``) and every rejection; then it times
 them alternately ``--repeat`` times and prints the median wall µs per row of each. Exit status
-1 if a single row or rejection differs, else 0 (timings are printed with the target, not
-enforced: the machine is shared).
+1 if a single row or rejection differs, else 0 (the speed-up is a ratio measured in one run: the
+machine is shared, so absolute µs vary).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from shared.usecases.process_date import build_rows, load_contexts
 from tests.bench import rows_baseline
 from tests.bench.season import game_dates, open_app
 
-TARGET_US_PER_ROW = 35.0
 SOURCES = ("UPCG", "PGS_SYNTHETIC")
 
 Contexts = dict[date, list[dict[str, Any]]]
@@ -172,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         for problem in out["problems"][:10]:
             print(f"    differs: {problem}")
-    print(f"target: ≤ {TARGET_US_PER_ROW:.0f} µs/row (printed, not enforced: shared machine)")
     if failed:
         print("FAILED: the current build_rows does not reproduce the previous rows exactly")
         return 1
