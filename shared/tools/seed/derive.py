@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow.parquet as pq
 
 from shared.config import SCHEMA_DIR
 from shared.warehouse.schemas import input_tables
@@ -87,6 +88,12 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "players": ("player_id", "player_name", "birthdate"),
 }
 
+# Read when present: birth dates in the logs, names in the shot file fill the players' gaps.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "player_game_logs": ("birthdate",),
+    "player_shot_zones": ("player_name",),
+}
+
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
@@ -105,22 +112,47 @@ def derive_tables(
     processed_at: datetime | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Derive the six input tables (by name, columns as infra/schemas) from a season folder."""
+    tables = dict(iter_tables(source_dir, processed_at))
+    return {table: tables[table] for table in input_tables()}
+
+
+def iter_tables(
+    source_dir: Path,
+    processed_at: datetime | None = None,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The six input tables (as ``derive_tables``) one at a time, never two held at once.
+
+    Every check that can reject the folder runs before the first table is yielded, so a caller
+    loading tables as they come never loads part of a bad folder. The generator keeps no
+    reference to a table it handed over, and drops each intermediate after the last table that
+    needs it: a caller that drops each frame once loaded holds one output table at a time.
+    """
     stamp = _utc_stamp(processed_at)
     raw = _read_season(Path(source_dir))
-    people = _identities(raw["player_game_logs"], raw["players"], raw["player_shot_zones"])
+    people = _identities(raw["player_game_logs"], raw.pop("players"), raw["player_shot_zones"])
     games = _team_games(raw["schedule"])
-    pgs = _pgs_rows(raw["player_game_logs"], people)
-    team_pace = _team_pace_state(raw["team_game_logs"])
-
-    internal = {
-        "nba_schedule": _schedule_rows(raw["schedule"]),
-        "player_game_summary": pgs,
-        "upcoming_player_game_context": _upcg_rows(pgs, people, team_pace),
-        "upcoming_team_game_context": _utcg_rows(games, team_pace),
-        "player_shot_zone_analysis": _psza_rows(pgs, raw["player_shot_zones"], people),
-        "team_defense_zone_analysis": _tdza_rows(games, raw["player_shot_zones"]),
-    }
-    return {table: _conform(internal[table], table, stamp) for table in input_tables()}
+    pgs = _pgs_rows(raw.pop("player_game_logs"), people)
+    team_pace = _team_pace_state(raw.pop("team_game_logs"))
+    schedule = _schedule_rows(raw.pop("schedule"))
+    zones = _zone_frame(raw.pop("player_shot_zones"))
+    del raw
+    yield "nba_schedule", _conform(schedule, "nba_schedule", stamp)
+    del schedule
+    yield "player_game_summary", _conform(pgs, "player_game_summary", stamp)
+    upcg = _upcg_rows(pgs, people, team_pace)
+    yield "upcoming_player_game_context", _conform(upcg, "upcoming_player_game_context", stamp)
+    del upcg
+    utcg = _utcg_rows(games, team_pace)
+    del team_pace
+    yield "upcoming_team_game_context", _conform(utcg, "upcoming_team_game_context", stamp)
+    del utcg
+    psza = _psza_rows(pgs, zones, people)
+    del pgs, people
+    yield "player_shot_zone_analysis", _conform(psza, "player_shot_zone_analysis", stamp)
+    del psza
+    tdza = _tdza_rows(games, zones)
+    del games, zones
+    yield "team_defense_zone_analysis", _conform(tdza, "team_defense_zone_analysis", stamp)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,14 +213,17 @@ def _required(files: list[Path], source_dir: Path, pattern: str) -> list[Path]:
 
 
 def _read_files(files: Sequence[Path], kind: str) -> pd.DataFrame:
+    wanted = {*REQUIRED_COLUMNS[kind], *OPTIONAL_COLUMNS.get(kind, ())}
     frames = []
     for path in files:
         try:
+            # Only the columns the derivation reads (a box-score file has dozens more).
             if path.suffix == ".parquet":
-                frame = pd.read_parquet(path)
+                names = pq.read_schema(path).names
+                frame = pd.read_parquet(path, columns=[n for n in names if n in wanted])
             else:
                 # game_id is zero-padded ("0022200001"); read as an int it would lose its zeros.
-                frame = pd.read_csv(path, dtype={"game_id": str})
+                frame = pd.read_csv(path, dtype={"game_id": str}, usecols=wanted.__contains__)
         except (OSError, ValueError, ImportError) as exc:
             raise SeedError(f"cannot read {path} ({exc}): check the file is intact") from exc
         missing = [c for c in REQUIRED_COLUMNS[kind] if c not in frame.columns]
@@ -412,13 +447,15 @@ def _lagged(frame: pd.DataFrame, by: str, columns: Sequence[str], lags: range) -
     ``frame`` must be sorted by ``by`` then time; lag 0 is the row itself.
     """
     grouped = frame.groupby(by, sort=False)[list(columns)]
-    shifted = [grouped.shift(k) if k else frame[list(columns)] for k in lags]
-    return {
-        column: np.column_stack(
-            [s[column].to_numpy(dtype=np.float64, na_value=np.nan) for s in shifted]
-        )
-        for column in columns
-    }
+    # Filled one lag at a time (not all shifted frames at once, then stacked): the same
+    # C-ordered matrices, half the peak memory.
+    out = {column: np.empty((len(frame), len(lags)), dtype=np.float64) for column in columns}
+    for i, k in enumerate(lags):
+        shifted = grouped.shift(k) if k else frame[list(columns)]
+        for column in columns:
+            out[column][:, i] = shifted[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        del shifted
+    return out
 
 
 def _as_of_before(
@@ -510,6 +547,7 @@ def _upcg_rows(
         games_7 > 0, minutes_7 / np.maximum(games_7, 1), 0.0
     )
     out["back_to_backs_last_14_days"] = np.where(in_14, lag["follows_game"], 0.0).sum(axis=1)
+    del lag, delta, in_14, in_7, last  # the (rows × 14) matrices: free them before the rest
 
     usage_lag = _lagged(work, "pid", ["usage"], range(1, USAGE_GAMES + 1))["usage"]
     out["avg_usage_rate_last_7_games"] = _nanmean(usage_lag)
@@ -623,15 +661,14 @@ def _zone_frame(shots: pd.DataFrame) -> pd.DataFrame:
     return zones
 
 
-def _psza_rows(pgs: pd.DataFrame, shots: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+def _psza_rows(pgs: pd.DataFrame, zones: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     """PSZA for every player in PGS on D, pooled over his last 10 games with a shot before D."""
-    zones = _zone_frame(shots)
     zones = zones[zones["fga"] > 0].sort_values(["pid", "day"], kind="stable")
     zones = zones.reset_index(drop=True).assign(one=1.0)
     columns = ["paint_fga", "mid_fga", "three_fga", "fga", "one"]
     lag = _lagged(zones, "pid", columns, range(SHOT_GAMES))
     for column in columns:
-        zones[f"sum_{column}"] = np.nansum(lag[column], axis=1)
+        zones[f"sum_{column}"] = np.nansum(lag.pop(column), axis=1)
     sums = [f"sum_{c}" for c in columns]
 
     roster = pgs[["pid", "day"]].drop_duplicates()
@@ -658,9 +695,8 @@ def _psza_rows(pgs: pd.DataFrame, shots: pd.DataFrame, people: pd.DataFrame) -> 
     return out.sort_values(["day", "player_lookup"], kind="stable").reset_index(drop=True)
 
 
-def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
+def _tdza_rows(games: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:
     """TDZA per team on D: opponents' pooled FG% per zone over its last 15 games minus league's."""
-    zones = _zone_frame(shots)
     made = [f"{g}_{k}" for g in ZONE_GROUPS for k in ("fga", "fgm")]
     by_shooter = zones.groupby(["game_id", "team_id"], as_index=False)[made].sum()
     # Each team-game takes what its opponent shot in that game (every scheduled game counts,
@@ -673,7 +709,7 @@ def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
     defense = defense.assign(one=1.0)
     lag = _lagged(defense, "team", [*made, "one"], range(DEFENSE_GAMES))
     for column in [*made, "one"]:
-        defense[f"sum_{column}"] = np.nansum(lag[column], axis=1)
+        defense[f"sum_{column}"] = np.nansum(lag.pop(column), axis=1)
 
     league = zones.groupby("day")[made].sum().sort_index().cumsum().reset_index()
     today = games[["team", "day"]].drop_duplicates()

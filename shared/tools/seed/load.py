@@ -28,18 +28,30 @@ class SeedResult:
 
 def seed(app: App, source_dir: Path, stale_upcg: Mapping[date, int] | None = None) -> SeedResult:
     """Replace every input table with what ``source_dir`` derives to, then inject stale UPCG."""
-    from shared.tools.seed import derive_tables
+    from shared.tools.seed.derive import iter_tables
 
     result = SeedResult(source_dir=source_dir)
+    # One table at a time: derived, loaded, dropped (a five-season history held whole as six
+    # frames took hundreds of MiB). The folder is fully checked before the first table comes.
+    tables = iter_tables(source_dir)
     started = time.perf_counter()
-    frames = derive_tables(source_dir)
-    result.derive_seconds = time.perf_counter() - started
+    pending = next(tables, None)
+    result.derive_seconds += time.perf_counter() - started
     started = time.perf_counter()
     app.warehouse.create_all()
-    for table in input_tables():
+    result.load_seconds += time.perf_counter() - started
+    while pending is not None:
+        table, frame = pending
+        pending = None
+        started = time.perf_counter()
         app.warehouse.execute(sql.EMPTY_TABLE, {}, target=app.warehouse.table(table))
-        result.rows[table] = app.warehouse.insert_rows(table, frames[table])
-    result.load_seconds = time.perf_counter() - started
+        result.rows[table] = app.warehouse.insert_rows(table, frame)
+        del frame
+        result.load_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        pending = next(tables, None)
+        result.derive_seconds += time.perf_counter() - started
+    result.rows = {table: result.rows[table] for table in input_tables()}
     if stale_upcg:
         result.stale = inject_stale_upcg(app, stale_upcg)
     log.event(
