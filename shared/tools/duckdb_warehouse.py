@@ -192,6 +192,12 @@ class DuckDBWarehouse(Warehouse):
                 "(is another pcf process using it? wait for it or point PCF_WAREHOUSE elsewhere)"
             ) from exc
         self._root.execute("SET TimeZone = 'UTC'")
+        if path != ":memory:":
+            # Without a cap DuckDB keeps up to 80 % of the RAM in cached blocks and writes not yet
+            # checkpointed; with it, it evicts to the file or spills to ``<file>.tmp`` (64 MiB
+            # keeps a five-season backfill under 400 MiB). Only a file can evict: an in-memory
+            # database's tables must all fit, so it keeps DuckDB's default.
+            self._root.execute(f"SET memory_limit = '{int(settings.duckdb_memory_mb)}MiB'")
         self._local = threading.local()
         self._staging_seq = 0
         # One mutating statement at a time, as BigQuery serializes DML on a table: without it
