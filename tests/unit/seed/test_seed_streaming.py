@@ -74,8 +74,10 @@ def test_a_checksum_sees_one_changed_value(two_seasons: Path) -> None:
     frame = derive_tables(two_seasons, processed_at=STAMP)["upcoming_player_game_context"]
     before = checksum(frame)
     column = "avg_usage_rate_last_7_games"
-    row = frame[column].first_valid_index()
-    frame.loc[row, column] = np.nextafter(frame.loc[row, column], np.inf)  # one ulp
+    values = frame[column].to_numpy(dtype=np.float64, copy=True)
+    row = int(np.flatnonzero(~np.isnan(values))[0])
+    values[row] = np.nextafter(values[row], np.inf)  # one ulp
+    frame[column] = values
     assert checksum(frame) != before
     # ... but not the order of the rows.
     assert checksum(frame.iloc[::-1]) == checksum(frame)
