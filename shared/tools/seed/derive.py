@@ -768,8 +768,10 @@ def _conform(frame: pd.DataFrame, table: str, stamp: pd.Timestamp) -> pd.DataFra
             continue
         values = frame[name].reset_index(drop=True)
         if kind == "DATE":
-            days = values.to_numpy(dtype=np.int64).astype("datetime64[D]")
-            columns[name] = pd.Series(days.astype(object), index=index, dtype=object)
+            # One datetime.date object per distinct day, shared by its rows.
+            distinct, inverse = np.unique(values.to_numpy(dtype=np.int64), return_inverse=True)
+            dates = distinct.astype("datetime64[D]").astype(object)
+            columns[name] = pd.Series(dates[inverse.reshape(-1)], index=index, dtype=object)
         elif kind in ("NUMERIC", "FLOAT", "FLOAT64", "BIGNUMERIC"):
             columns[name] = pd.to_numeric(values, errors="coerce").astype(np.float64)
         elif kind in ("INTEGER", "INT64"):
@@ -778,13 +780,26 @@ def _conform(frame: pd.DataFrame, table: str, stamp: pd.Timestamp) -> pd.DataFra
         elif kind in ("BOOLEAN", "BOOL"):
             columns[name] = values.astype("boolean")
         elif kind == "STRING":
-            text = values.astype(object)
-            columns[name] = text.where(values.notna(), None).astype(object)
+            columns[name] = pd.Series(_shared_objects(values), index=index, dtype=object)
         elif kind == "TIMESTAMP":
             columns[name] = pd.to_datetime(values, utc=True)
         else:  # pragma: no cover - a new schema type must be mapped here first
             raise SeedError(f"{table}.{name}: unsupported schema type {kind}")
     return pd.DataFrame(columns, index=index)
+
+
+def _shared_objects(values: pd.Series) -> npt.NDArray[np.object_]:
+    """``values`` as Python objects, None where missing, one object per distinct value.
+
+    The same values as ``values.astype(object)``, but a team abbreviation or a game id repeated
+    on thousands of rows is one string, not thousands (tens of MiB on five seasons).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    pool = np.empty(len(uniques) + 1, dtype=object)
+    pool[: len(uniques)] = np.asarray(uniques, dtype=object)
+    pool[-1] = None  # code -1: missing
+    shared: npt.NDArray[np.object_] = pool[codes]
+    return shared
 
 
 def _utc_stamp(processed_at: datetime | None) -> pd.Timestamp:
