@@ -14,6 +14,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shared.config import SCHEMA_DIR
@@ -130,11 +132,12 @@ def iter_tables(
     stamp = _utc_stamp(processed_at)
     raw = _read_season(Path(source_dir))
     people = _identities(raw["player_game_logs"], raw.pop("players"), raw["player_shot_zones"])
+    # The shot file is only needed as zone sums: reduce it before the heavy PGS step.
+    zones = _zone_frame(raw.pop("player_shot_zones"))
     games = _team_games(raw["schedule"])
     pgs = _pgs_rows(raw.pop("player_game_logs"), people)
     team_pace = _team_pace_state(raw.pop("team_game_logs"))
     schedule = _schedule_rows(raw.pop("schedule"))
-    zones = _zone_frame(raw.pop("player_shot_zones"))
     del raw
     yield "nba_schedule", _conform(schedule, "nba_schedule", stamp)
     del schedule
@@ -153,6 +156,22 @@ def iter_tables(
     tdza = _tdza_rows(games, zones)
     del games, zones
     yield "team_defense_zone_analysis", _conform(tdza, "team_defense_zone_analysis", stamp)
+
+
+@contextmanager
+def system_arrow_pool() -> Iterator[None]:
+    """Arrow (pandas' strings) allocates with malloc inside the block, like numpy.
+
+    pyarrow's default pool (mimalloc) keeps what a step frees for its own reuse, so numpy cannot
+    reuse it and the process holds both allocators' peaks at once: tens of MiB on five seasons.
+    The previous pool is restored on exit (buffers remember the pool that freed them).
+    """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,9 +543,10 @@ def _upcg_rows(
     work = pgs[["pid", "day", "minutes", "usage"]].copy()
     prev_day = work.groupby("pid", sort=False)["day"].shift(1)
     work["follows_game"] = (work["day"] - prev_day == 1).astype(np.float64)
-    lag = _lagged(work, "pid", ["day", "minutes", "follows_game"], range(1, HISTORY_DAYS + 1))
+    # One (rows × 14) lag matrix at a time, each dropped once used (the same matrices).
+    history = range(1, HISTORY_DAYS + 1)
     day = work["day"].to_numpy(dtype=np.float64)[:, None]
-    delta = day - lag["day"]  # NaN where the player has fewer earlier games
+    delta = day - _lagged(work, "pid", ["day"], history)["day"]  # NaN: fewer earlier games
     in_14 = delta <= HISTORY_DAYS
     in_7 = delta <= RECENT_DAYS
     last = delta[:, 0]
@@ -540,14 +560,17 @@ def _upcg_rows(
     out["days_rest"] = np.where(last <= HISTORY_DAYS, last - 1, HISTORY_DAYS)
     out["back_to_back"] = last == 1
     games_7 = in_7.sum(axis=1)
-    minutes_7 = np.where(in_7, lag["minutes"], 0.0).sum(axis=1)
+    minutes_7 = np.where(in_7, _lagged(work, "pid", ["minutes"], history)["minutes"], 0.0).sum(
+        axis=1
+    )
     out["games_in_last_7_days"] = games_7
     out["minutes_in_last_7_days"] = _round_half_away(minutes_7)
     out["avg_minutes_per_game_last_7"] = np.where(
         games_7 > 0, minutes_7 / np.maximum(games_7, 1), 0.0
     )
-    out["back_to_backs_last_14_days"] = np.where(in_14, lag["follows_game"], 0.0).sum(axis=1)
-    del lag, delta, in_14, in_7, last  # the (rows × 14) matrices: free them before the rest
+    follows = _lagged(work, "pid", ["follows_game"], history)["follows_game"]
+    out["back_to_backs_last_14_days"] = np.where(in_14, follows, 0.0).sum(axis=1)
+    del follows, delta, in_14, in_7, last  # the (rows × 14) matrices: free them before the rest
 
     usage_lag = _lagged(work, "pid", ["usage"], range(1, USAGE_GAMES + 1))["usage"]
     out["avg_usage_rate_last_7_games"] = _nanmean(usage_lag)
@@ -666,9 +689,10 @@ def _psza_rows(pgs: pd.DataFrame, zones: pd.DataFrame, people: pd.DataFrame) -> 
     zones = zones[zones["fga"] > 0].sort_values(["pid", "day"], kind="stable")
     zones = zones.reset_index(drop=True).assign(one=1.0)
     columns = ["paint_fga", "mid_fga", "three_fga", "fga", "one"]
-    lag = _lagged(zones, "pid", columns, range(SHOT_GAMES))
-    for column in columns:
-        zones[f"sum_{column}"] = np.nansum(lag.pop(column), axis=1)
+    for column in columns:  # one (rows × 10) lag matrix at a time
+        lag = _lagged(zones, "pid", [column], range(SHOT_GAMES))[column]
+        zones[f"sum_{column}"] = np.nansum(lag, axis=1)
+        del lag
     sums = [f"sum_{c}" for c in columns]
 
     roster = pgs[["pid", "day"]].drop_duplicates()

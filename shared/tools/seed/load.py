@@ -28,6 +28,23 @@ class SeedResult:
 
 def seed(app: App, source_dir: Path, stale_upcg: Mapping[date, int] | None = None) -> SeedResult:
     """Replace every input table with what ``source_dir`` derives to, then inject stale UPCG."""
+    from shared.tools.seed.derive import system_arrow_pool
+
+    with system_arrow_pool():
+        result = _seed(app, source_dir)
+    if stale_upcg:
+        result.stale = inject_stale_upcg(app, stale_upcg)
+    log.event(
+        "INFO",
+        f"seeded {sum(result.rows.values())} rows from {source_dir}",
+        rows=result.rows,
+        derive_seconds=round(result.derive_seconds, 2),
+        load_seconds=round(result.load_seconds, 2),
+    )
+    return result
+
+
+def _seed(app: App, source_dir: Path) -> SeedResult:
     from shared.tools.seed.derive import iter_tables
 
     result = SeedResult(source_dir=source_dir)
@@ -52,15 +69,6 @@ def seed(app: App, source_dir: Path, stale_upcg: Mapping[date, int] | None = Non
         pending = next(tables, None)
         result.derive_seconds += time.perf_counter() - started
     result.rows = {table: result.rows[table] for table in input_tables()}
-    if stale_upcg:
-        result.stale = inject_stale_upcg(app, stale_upcg)
-    log.event(
-        "INFO",
-        f"seeded {sum(result.rows.values())} rows from {source_dir}",
-        rows=result.rows,
-        derive_seconds=round(result.derive_seconds, 2),
-        load_seconds=round(result.load_seconds, 2),
-    )
     return result
 
 

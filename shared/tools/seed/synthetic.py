@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.tools.seed.derive import player_lookup
+from shared.tools.seed.derive import player_lookup, system_arrow_pool
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -340,6 +340,11 @@ def write_synthetic_season(out_dir: Path, seed: int = 7, seasons: int = 1) -> Pa
     """
     if not 1 <= seasons <= MAX_SEASONS:
         raise ValueError(f"seasons must be between 1 and {MAX_SEASONS}, got {seasons}")
+    with system_arrow_pool():
+        return _write_seasons(Path(out_dir), seed, seasons)
+
+
+def _write_seasons(out_dir: Path, seed: int, seasons: int) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
