@@ -384,6 +384,15 @@ def _team_games(schedule: pd.DataFrame) -> pd.DataFrame:
     return games.sort_values(["team", "day", "game_id"], kind="stable").reset_index(drop=True)
 
 
+def _per_player(people: pd.DataFrame, column: str, pids: pd.Series) -> npt.NDArray[Any]:
+    """``people.loc[pids, column].to_numpy()``, each player's value one shared object."""
+    at = people.index.get_indexer(pd.Index(pids))
+    if (at < 0).any():  # an unknown player: the KeyError .loc gives
+        return people.loc[pids, column].to_numpy()  # type: ignore[no-any-return]
+    values: npt.NDArray[Any] = people[column].to_numpy()[at]
+    return values
+
+
 def _season_year(day: pd.Series) -> pd.Series:
     stamp = pd.to_datetime(day.to_numpy().astype("datetime64[D]"))
     # Seasons start in October: a game from January to June belongs to the previous year's season.
@@ -437,10 +446,9 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
                 f"for the same {what} ({row['game_id']}, {row['game_date']}) in {row['_source']}: "
                 "remove the duplicate rows"
             )
-    ident = people.loc[pgs["pid"]]
-    pgs["player_lookup"] = ident["player_lookup"].to_numpy()
-    pgs["universal_player_id"] = ident["universal_player_id"].to_numpy()
-    pgs["player_full_name"] = ident["name"].to_numpy()
+    pgs["player_lookup"] = _per_player(people, "player_lookup", pgs["pid"])
+    pgs["universal_player_id"] = _per_player(people, "universal_player_id", pgs["pid"])
+    pgs["player_full_name"] = _per_player(people, "name", pgs["pid"])
     pgs["game_date"] = pgs["day"]
     pgs["season_year"] = _season_year(pgs["day"])
     pgs["team_abbr"] = pgs["team"]
@@ -714,7 +722,7 @@ def _psza_rows(pgs: pd.DataFrame, zones: pd.DataFrame, people: pd.DataFrame) -> 
     )
     out["games_in_sample"] = out["sum_one"]
     out["early_season_flag"] = out["sum_one"] < SHOT_GAMES
-    out["player_lookup"] = people.loc[out["pid"], "player_lookup"].to_numpy()
+    out["player_lookup"] = _per_player(people, "player_lookup", out["pid"])
     out["analysis_date"] = out["day"]
     return out.sort_values(["day", "player_lookup"], kind="stable").reset_index(drop=True)
 
