@@ -6,11 +6,11 @@ import contextlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import sqlglot
 from typing_extensions import override
 
+from shared import log
 from shared.config import Settings
 from shared.warehouse.base import (
     Row,
@@ -56,6 +57,9 @@ _ARROW = {
     "DATE": pa.date32(),
     "TIMESTAMP": pa.timestamp("us", tz="UTC"),
 }
+_T = TypeVar("_T")
+# The cap never grows past this (the Settings bound of PCF_DUCKDB_MEMORY_MB).
+_MAX_MEMORY_MB = 1 << 20
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NUMERIC_CAST = re.compile(r"\bAS DECIMAL\)")
 
@@ -192,17 +196,51 @@ class DuckDBWarehouse(Warehouse):
                 "(is another pcf process using it? wait for it or point PCF_WAREHOUSE elsewhere)"
             ) from exc
         self._root.execute("SET TimeZone = 'UTC'")
+        # Without a cap DuckDB keeps up to 80 % of the RAM in cached blocks and writes not yet
+        # checkpointed; with it, it evicts to the file or spills to ``<file>.tmp`` (64 MiB keeps
+        # a five-season backfill under 400 MiB). A statement that needs more (a large chunk's
+        # publish) fails with Out of Memory and is rolled back; the cap then doubles and it runs
+        # again (_roomy). Only a file can evict: an in-memory database keeps DuckDB's default.
+        self._memory_mb: int | None = None
+        self._memory_lock = threading.Lock()
         if path != ":memory:":
-            # Without a cap DuckDB keeps up to 80 % of the RAM in cached blocks and writes not yet
-            # checkpointed; with it, it evicts to the file or spills to ``<file>.tmp`` (64 MiB
-            # keeps a five-season backfill under 400 MiB). Only a file can evict: an in-memory
-            # database's tables must all fit, so it keeps DuckDB's default.
-            self._root.execute(f"SET memory_limit = '{int(settings.duckdb_memory_mb)}MiB'")
+            self._set_memory_mb(int(settings.duckdb_memory_mb))
         self._local = threading.local()
         self._staging_seq = 0
         # One mutating statement at a time, as BigQuery serializes DML on a table: without it
         # two concurrent MERGEs of the same empty partition both insert (duplicate rows).
         self._write_lock = threading.RLock()
+
+    def _set_memory_mb(self, mb: int) -> None:
+        self._root.execute(f"SET memory_limit = '{int(mb)}MiB'")
+        self._memory_mb = mb
+
+    def _roomy(self, attempt: Callable[[], _T]) -> _T:
+        """Run ``attempt``; on DuckDB's Out of Memory (the statement is rolled back: every
+        statement here commits on its own) double the cap and run it again."""
+        while True:
+            seen = self._memory_mb
+            try:
+                return attempt()
+            except duckdb.OutOfMemoryException:
+                if not self._grow_memory(seen):
+                    raise
+
+    def _grow_memory(self, seen: int | None) -> bool:
+        """Double the cap (once per exhausted value, whichever thread hits it); False at the top."""
+        with self._memory_lock:
+            if self._memory_mb is None or self._memory_mb >= _MAX_MEMORY_MB:
+                return False
+            if self._memory_mb == seen:
+                grown = min(2 * self._memory_mb, _MAX_MEMORY_MB)
+                log.event(
+                    "WARNING",
+                    f"DuckDB needed more than {self._memory_mb} MiB for a statement: memory cap "
+                    f"raised to {grown} MiB for this process (PCF_DUCKDB_MEMORY_MB sets the start)",
+                    duckdb_memory_mb=grown,
+                )
+                self._set_memory_mb(grown)
+            return True
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
@@ -235,7 +273,8 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseError(f"{sql.name}: missing parameters {sorted(missing)}")
         self._count()
         try:
-            return self._con().execute(text, {k: v for k, v in given.items() if k in wanted})
+            bound = {k: v for k, v in given.items() if k in wanted}
+            return self._roomy(lambda: self._con().execute(text, bound))
         except duckdb.TransactionException as exc:
             # A write-write conflict with a concurrent delivery: a retry succeeds (like
             # BigQuery's concurrent-DML aborts), so it must not be acknowledged as permanent.
@@ -279,7 +318,7 @@ class DuckDBWarehouse(Warehouse):
             # Identifiers come from the validated schema registry, never from input.
             insert = f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}"  # noqa: S608
             with self._write_lock:
-                con.execute(insert)
+                self._roomy(lambda: con.execute(insert))
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"loading {table} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:
@@ -314,7 +353,7 @@ class DuckDBWarehouse(Warehouse):
         con.register(view, data)
         try:
             with self._write_lock:
-                con.execute(ctas)
+                self._roomy(lambda: con.execute(ctas))
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"staging {name} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:
