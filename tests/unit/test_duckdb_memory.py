@@ -82,3 +82,17 @@ def test_a_statement_needing_more_than_the_cap_gets_it(tmp_path: Path) -> None:
         assert _limit(wh) == f"{wh._memory_mb}.0 MiB"
     finally:
         wh.close()
+
+
+def test_a_file_warehouse_builds_arrow_with_malloc(tmp_path: Path) -> None:
+    """Staged Arrow rows come from the system allocator once a file warehouse is open."""
+    import pyarrow as pa
+
+    previous = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.mimalloc_memory_pool())
+        wh = DuckDBWarehouse(Settings(), str(tmp_path / "wh.duckdb"))
+        wh.close()
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(previous)
