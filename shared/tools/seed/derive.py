@@ -53,6 +53,7 @@ DEFENSE_GAMES = 15
 PROJECTION_MIN_GAMES = 3
 STAR_MIN_GAMES = 10
 STAR_MIN_POINTS = 20.0
+STAR_DAYS_PER_BLOCK = 100  # memory only: star absences are counted this many days at a time
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "player_game_logs": (
@@ -629,9 +630,28 @@ def _star_teammates_out(pgs: pd.DataFrame, roster: pd.DataFrame) -> Floats:
     history["pts_sum"] = grouped["pts"].cumsum()
     history["pts_n"] = history["pts"].notna().groupby(history["pid"], sort=False).cumsum()
 
-    # Every (D, player) pair, with the player's state after his last game strictly before D.
+    # Every (D, player) pair, with the player's state after his last game strictly before D,
+    # a block of days at a time (each day's count only needs its own pairs; five seasons of
+    # days × players at once were ~40 MiB of grid and merge copies).
     days = np.sort(roster["day"].unique())
     players = np.sort(history["pid"].unique())
+    played_on_d = pgs[["pid", "day"]].assign(_played=True)
+    blocks = [
+        _stars_out_on(block, players, history, played_on_d)
+        for block in np.array_split(days, max(1, -(-len(days) // STAR_DAYS_PER_BLOCK)))
+    ]
+    counts = pd.concat([b for b in blocks if len(b)] or blocks[:1], ignore_index=True)
+    joined = roster[["day", "team"]].merge(counts, on=["day", "team"], how="left")
+    return joined["stars_out"].fillna(0).to_numpy(dtype=np.float64)
+
+
+def _stars_out_on(
+    days: npt.NDArray[np.int64],
+    players: npt.NDArray[np.int64],
+    history: pd.DataFrame,
+    played_on_d: pd.DataFrame,
+) -> pd.DataFrame:
+    """Per (day, team) of ``days``: stars whose last team it is, absent that day."""
     grid = pd.DataFrame(
         {
             "day": np.repeat(days, len(players)),
@@ -644,12 +664,9 @@ def _star_teammates_out(pgs: pd.DataFrame, roster: pd.DataFrame) -> Floats:
         grid["pts_sum"] / grid["pts_n"].replace(0, np.nan) >= STAR_MIN_POINTS
     )
     stars = grid[is_star.fillna(False)]
-    played_on_d = pgs[["pid", "day"]].assign(_played=True)
     stars = stars.merge(played_on_d, on=["pid", "day"], how="left")
     absent = stars[stars["_played"].isna()]
-    counts = absent.groupby(["day", "team"]).size().rename("stars_out").reset_index()
-    joined = roster[["day", "team"]].merge(counts, on=["day", "team"], how="left")
-    return joined["stars_out"].fillna(0).to_numpy(dtype=np.float64)
+    return absent.groupby(["day", "team"]).size().rename("stars_out").reset_index()
 
 
 def _utcg_rows(games: pd.DataFrame, pace: dict[str, pd.DataFrame]) -> pd.DataFrame:
