@@ -420,6 +420,9 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     """PGS rows (played and minutes > 0), sorted by player then date, with internal keys."""
     minutes = _number(logs["minutes"])
     played = logs[_as_bool(logs["played"]) & (minutes > 0)]
+    played_minutes = minutes[played.index]
+    # iter_tables hands its only reference to the logs over: free them before the rest.
+    del logs, minutes
     pid = _ids(played, "player_id", "player game logs")
     pgs = pd.DataFrame(
         {
@@ -429,7 +432,7 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
             "team": played["team_abbr"].astype(str),
             "opp": played["opp_abbr"].astype(str),
             "home": played["home_away"].astype(str).str.upper().eq("H"),
-            "minutes": minutes[played.index],
+            "minutes": played_minutes,
             # The box score gives usage as a fraction (0.14); PGS stores percent.
             "usage": _number(played["usg_pct"]) * 100.0,
             "pts": _number(played["pts"]),
@@ -447,6 +450,9 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
                 f"for the same {what} ({row['game_id']}, {row['game_date']}) in {row['_source']}: "
                 "remove the duplicate rows"
             )
+    del played
+    # Sorted before the schema's copies of columns are added (they share the sorted data).
+    pgs = pgs.sort_values(["pid", "day"], kind="stable").reset_index(drop=True)
     pgs["player_lookup"] = _per_player(people, "player_lookup", pgs["pid"])
     pgs["universal_player_id"] = _per_player(people, "universal_player_id", pgs["pid"])
     pgs["player_full_name"] = _per_player(people, "name", pgs["pid"])
@@ -461,7 +467,7 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     pgs["fg_attempts"] = pgs["fga"]
     pgs["three_pt_attempts"] = pgs["fg3a"]
     pgs["ft_attempts"] = pgs["fta"]
-    return pgs.sort_values(["pid", "day"], kind="stable").reset_index(drop=True)
+    return pgs
 
 
 # ---------------------------------------------------------------------------------------------
