@@ -302,26 +302,38 @@ def _number(values: pd.Series) -> pd.Series:
 # ---------------------------------------------------------------------------------------------
 
 
+def _first_rows(columns: dict[str, Any]) -> pd.DataFrame:
+    """The rows of one identity source that can decide anything: per pid its first row, its
+    first row with a name and its first with a birth date (in file order; the rest repeat)."""
+    frame = pd.DataFrame(columns)
+    keep = ~frame["pid"].duplicated().to_numpy()
+    for column in ("name", "birthdate"):
+        has = frame[column].notna().to_numpy()
+        first = ~frame["pid"][has].duplicated().to_numpy()
+        keep[np.flatnonzero(has)[first]] = True
+    return frame[keep]
+
+
 def _identities(logs: pd.DataFrame, players: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
     """One row per player_id: name, player_lookup, universal_player_id, birth date parts."""
     # The players file is the reference for names and birth dates; the logs fill its gaps.
     names = pd.concat(
         [
-            pd.DataFrame(
+            _first_rows(
                 {
                     "pid": _ids(players, "player_id", "players"),
                     "name": players["player_name"],
                     "birthdate": players["birthdate"],
                 }
             ),
-            pd.DataFrame(
+            _first_rows(
                 {
                     "pid": _ids(logs, "player_id", "player game logs"),
                     "name": logs["player_name"],
                     "birthdate": logs.get("birthdate", pd.Series(None, index=logs.index)),
                 }
             ),
-            pd.DataFrame(
+            _first_rows(
                 {
                     "pid": _ids(shots, "player_id", "player shot zones"),
                     "name": shots.get("player_name", pd.Series(None, index=shots.index)),
