@@ -14,6 +14,8 @@ from shared.errors import PermanentError
 from shared.sql import seed as sql
 from shared.warehouse.schemas import input_tables
 
+LOAD_SLICE_ROWS = 40_000
+
 
 @dataclass
 class SeedResult:
@@ -62,7 +64,11 @@ def _seed(app: App, source_dir: Path) -> SeedResult:
         pending = None
         started = time.perf_counter()
         app.warehouse.execute(sql.EMPTY_TABLE, {}, target=app.warehouse.table(table))
-        result.rows[table] = app.warehouse.insert_rows(table, frame)
+        # In slices: the rows are converted for loading a slice at a time (same rows, same order).
+        result.rows[table] = sum(
+            app.warehouse.insert_rows(table, frame.iloc[start : start + LOAD_SLICE_ROWS])
+            for start in range(0, len(frame), LOAD_SLICE_ROWS)
+        )
         del frame
         result.load_seconds += time.perf_counter() - started
         started = time.perf_counter()
