@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     bigquery_location: str = "US"
     bus: Literal["local", "pubsub"] = "local"
     local_workers: int = Field(default=2, ge=1, le=32)
+    # DuckDB buffer manager cap (MiB) of a file warehouse: it evicts to the file or spills
+    # beyond it; raise it if a large query fails with "Out of Memory".
+    duckdb_memory_mb: int = Field(default=64, ge=16, le=1 << 20)
 
     # Datasets (keys used by infra/schemas/*.json).
     dataset_reference: str = "nba_reference"

@@ -6,11 +6,11 @@ import contextlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import sqlglot
 from typing_extensions import override
 
+from shared import log
 from shared.config import Settings
 from shared.warehouse.base import (
     Row,
@@ -56,6 +57,10 @@ _ARROW = {
     "DATE": pa.date32(),
     "TIMESTAMP": pa.timestamp("us", tz="UTC"),
 }
+_T = TypeVar("_T")
+_FETCH_ROWS = 2048
+# The cap never grows past this (the Settings bound of PCF_DUCKDB_MEMORY_MB).
+_MAX_MEMORY_MB = 1 << 20
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NUMERIC_CAST = re.compile(r"\bAS DECIMAL\)")
 
@@ -192,11 +197,55 @@ class DuckDBWarehouse(Warehouse):
                 "(is another pcf process using it? wait for it or point PCF_WAREHOUSE elsewhere)"
             ) from exc
         self._root.execute("SET TimeZone = 'UTC'")
+        # Without a cap DuckDB keeps up to 80 % of the RAM in cached blocks and writes not yet
+        # checkpointed; with it, it evicts to the file or spills to ``<file>.tmp`` (64 MiB keeps
+        # a five-season backfill under 400 MiB). A statement that needs more (a large chunk's
+        # publish) fails with Out of Memory and is rolled back; the cap then doubles and it runs
+        # again (_roomy). Only a file can evict: an in-memory database keeps DuckDB's default.
+        self._memory_mb: int | None = None
+        self._memory_lock = threading.Lock()
+        if path != ":memory:":
+            self._set_memory_mb(int(settings.duckdb_memory_mb))
+            # Staged rows are built as Arrow: let them come from malloc, like numpy's and
+            # Python's, instead of pyarrow's mimalloc pool, which keeps what it frees for itself
+            # (the process would hold both allocators' peaks; ~25 MiB on five seasons).
+            pa.set_memory_pool(pa.system_memory_pool())
         self._local = threading.local()
         self._staging_seq = 0
         # One mutating statement at a time, as BigQuery serializes DML on a table: without it
         # two concurrent MERGEs of the same empty partition both insert (duplicate rows).
         self._write_lock = threading.RLock()
+
+    def _set_memory_mb(self, mb: int) -> None:
+        self._root.execute(f"SET memory_limit = '{int(mb)}MiB'")
+        self._memory_mb = mb
+
+    def _roomy(self, attempt: Callable[[], _T]) -> _T:
+        """Run ``attempt``; on DuckDB's Out of Memory (the statement is rolled back: every
+        statement here commits on its own) double the cap and run it again."""
+        while True:
+            seen = self._memory_mb
+            try:
+                return attempt()
+            except duckdb.OutOfMemoryException:
+                if not self._grow_memory(seen):
+                    raise
+
+    def _grow_memory(self, seen: int | None) -> bool:
+        """Double the cap (once per exhausted value, whichever thread hits it); False at the top."""
+        with self._memory_lock:
+            if self._memory_mb is None or self._memory_mb >= _MAX_MEMORY_MB:
+                return False
+            if self._memory_mb == seen:
+                grown = min(2 * self._memory_mb, _MAX_MEMORY_MB)
+                log.event(
+                    "WARNING",
+                    f"DuckDB needed more than {self._memory_mb} MiB for a statement: memory cap "
+                    f"raised to {grown} MiB for this process (PCF_DUCKDB_MEMORY_MB sets the start)",
+                    duckdb_memory_mb=grown,
+                )
+                self._set_memory_mb(grown)
+            return True
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
@@ -236,7 +285,7 @@ class DuckDBWarehouse(Warehouse):
         text, bound = self._bind(sql, params, idents)
         self._count()
         try:
-            return self._con().execute(text, bound)
+            return self._roomy(lambda: self._con().execute(text, bound))
         except duckdb.TransactionException as exc:
             # A write-write conflict with a concurrent delivery: a retry succeeds (like
             # BigQuery's concurrent-DML aborts), so it must not be acknowledged as permanent.
@@ -250,7 +299,11 @@ class DuckDBWarehouse(Warehouse):
             return self._query_numeric_as_float(sql, params, idents)
         cur = self._run(sql, params, idents)
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        # In batches: a chunk's context rows are never held both as tuples and as dicts.
+        rows: list[Row] = []
+        while batch := cur.fetchmany(_FETCH_ROWS):
+            rows.extend(dict(zip(names, row, strict=True)) for row in batch)
+        return rows
 
     def _query_numeric_as_float(
         self, sql: Sql, params: Mapping[str, Any] | None, idents: Mapping[str, str]
@@ -270,7 +323,7 @@ class DuckDBWarehouse(Warehouse):
                 else f'"{n}"'
                 for n, t in zip(names, rel.types, strict=True)
             )
-            rows = rel.project(columns).fetchall()
+            rows = self._roomy(rel.project(columns).fetchall)
         except duckdb.Error as exc:
             raise WarehouseError(f"{sql.name} failed on DuckDB: {exc}") from exc
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -305,7 +358,7 @@ class DuckDBWarehouse(Warehouse):
             # Identifiers come from the validated schema registry, never from input.
             insert = f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM {view}"  # noqa: S608
             with self._write_lock:
-                con.execute(insert)
+                self._roomy(lambda: con.execute(insert))
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"loading {table} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:
@@ -340,7 +393,7 @@ class DuckDBWarehouse(Warehouse):
         con.register(view, data)
         try:
             with self._write_lock:
-                con.execute(ctas)
+                self._roomy(lambda: con.execute(ctas))
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"staging {name} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:

@@ -16,7 +16,9 @@ SCHEMA_DIR = REPO_ROOT / "infra" / "schemas"
 TOPOLOGY_PATH = REPO_ROOT / "infra" / "topology.json"
 
 # Settings that only make sense on a laptop; never deployed (infra/deploy.sh keeps the same list).
-LOCAL_ONLY_SETTINGS = frozenset({"data_dir", "local_workers", "bigquery_api_endpoint"})
+LOCAL_ONLY_SETTINGS = frozenset(
+    {"data_dir", "local_workers", "duckdb_memory_mb", "bigquery_api_endpoint"}
+)
 
 
 def unquote(value: Any) -> Any:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shared.config import SCHEMA_DIR
 from shared.warehouse.schemas import input_tables
@@ -50,6 +53,7 @@ DEFENSE_GAMES = 15
 PROJECTION_MIN_GAMES = 3
 STAR_MIN_GAMES = 10
 STAR_MIN_POINTS = 20.0
+STAR_DAYS_PER_BLOCK = 100  # memory only: star absences are counted this many days at a time
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "player_game_logs": (
@@ -87,6 +91,12 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "players": ("player_id", "player_name", "birthdate"),
 }
 
+# Read when present: birth dates in the logs, names in the shot file fill the players' gaps.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "player_game_logs": ("birthdate",),
+    "player_shot_zones": ("player_name",),
+}
+
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
@@ -105,22 +115,64 @@ def derive_tables(
     processed_at: datetime | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Derive the six input tables (by name, columns as infra/schemas) from a season folder."""
+    tables = dict(iter_tables(source_dir, processed_at))
+    return {table: tables[table] for table in input_tables()}
+
+
+def iter_tables(
+    source_dir: Path,
+    processed_at: datetime | None = None,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The six input tables (as ``derive_tables``) one at a time, never two held at once.
+
+    Every check that can reject the folder runs before the first table is yielded, so a caller
+    loading tables as they come never loads part of a bad folder. The generator keeps no
+    reference to a table it handed over, and drops each intermediate after the last table that
+    needs it: a caller that drops each frame once loaded holds one output table at a time.
+    """
     stamp = _utc_stamp(processed_at)
     raw = _read_season(Path(source_dir))
-    people = _identities(raw["player_game_logs"], raw["players"], raw["player_shot_zones"])
+    people = _identities(raw["player_game_logs"], raw.pop("players"), raw["player_shot_zones"])
+    # The shot file is only needed as zone sums: reduce it before the heavy PGS step.
+    zones = _zone_frame(raw.pop("player_shot_zones"))
     games = _team_games(raw["schedule"])
-    pgs = _pgs_rows(raw["player_game_logs"], people)
-    team_pace = _team_pace_state(raw["team_game_logs"])
+    pgs = _pgs_rows(raw.pop("player_game_logs"), people)
+    team_pace = _team_pace_state(raw.pop("team_game_logs"))
+    schedule = _schedule_rows(raw.pop("schedule"))
+    del raw
+    yield "nba_schedule", _conform(schedule, "nba_schedule", stamp)
+    del schedule
+    yield "player_game_summary", _conform(pgs, "player_game_summary", stamp)
+    upcg = _upcg_rows(pgs, people, team_pace)
+    yield "upcoming_player_game_context", _conform(upcg, "upcoming_player_game_context", stamp)
+    del upcg
+    utcg = _utcg_rows(games, team_pace)
+    del team_pace
+    yield "upcoming_team_game_context", _conform(utcg, "upcoming_team_game_context", stamp)
+    del utcg
+    psza = _psza_rows(pgs, zones, people)
+    del pgs, people
+    yield "player_shot_zone_analysis", _conform(psza, "player_shot_zone_analysis", stamp)
+    del psza
+    tdza = _tdza_rows(games, zones)
+    del games, zones
+    yield "team_defense_zone_analysis", _conform(tdza, "team_defense_zone_analysis", stamp)
 
-    internal = {
-        "nba_schedule": _schedule_rows(raw["schedule"]),
-        "player_game_summary": pgs,
-        "upcoming_player_game_context": _upcg_rows(pgs, people, team_pace),
-        "upcoming_team_game_context": _utcg_rows(games, team_pace),
-        "player_shot_zone_analysis": _psza_rows(pgs, raw["player_shot_zones"], people),
-        "team_defense_zone_analysis": _tdza_rows(games, raw["player_shot_zones"]),
-    }
-    return {table: _conform(internal[table], table, stamp) for table in input_tables()}
+
+@contextmanager
+def system_arrow_pool() -> Iterator[None]:
+    """Arrow (pandas' strings) allocates with malloc inside the block, like numpy.
+
+    pyarrow's default pool (mimalloc) keeps what a step frees for its own reuse, so numpy cannot
+    reuse it and the process holds both allocators' peaks at once: tens of MiB on five seasons.
+    The previous pool is restored on exit (buffers remember the pool that freed them).
+    """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,14 +233,17 @@ def _required(files: list[Path], source_dir: Path, pattern: str) -> list[Path]:
 
 
 def _read_files(files: Sequence[Path], kind: str) -> pd.DataFrame:
+    wanted = {*REQUIRED_COLUMNS[kind], *OPTIONAL_COLUMNS.get(kind, ())}
     frames = []
     for path in files:
         try:
+            # Only the columns the derivation reads (a box-score file has dozens more).
             if path.suffix == ".parquet":
-                frame = pd.read_parquet(path)
+                names = pq.read_schema(path).names
+                frame = pd.read_parquet(path, columns=[n for n in names if n in wanted])
             else:
                 # game_id is zero-padded ("0022200001"); read as an int it would lose its zeros.
-                frame = pd.read_csv(path, dtype={"game_id": str})
+                frame = pd.read_csv(path, dtype={"game_id": str}, usecols=wanted.__contains__)
         except (OSError, ValueError, ImportError) as exc:
             raise SeedError(f"cannot read {path} ({exc}): check the file is intact") from exc
         missing = [c for c in REQUIRED_COLUMNS[kind] if c not in frame.columns]
@@ -247,26 +302,38 @@ def _number(values: pd.Series) -> pd.Series:
 # ---------------------------------------------------------------------------------------------
 
 
+def _first_rows(columns: dict[str, Any]) -> pd.DataFrame:
+    """The rows of one identity source that can decide anything: per pid its first row, its
+    first row with a name and its first with a birth date (in file order; the rest repeat)."""
+    frame = pd.DataFrame(columns)
+    keep = ~frame["pid"].duplicated().to_numpy()
+    for column in ("name", "birthdate"):
+        has = frame[column].notna().to_numpy()
+        first = ~frame["pid"][has].duplicated().to_numpy()
+        keep[np.flatnonzero(has)[first]] = True
+    return frame[keep]
+
+
 def _identities(logs: pd.DataFrame, players: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
     """One row per player_id: name, player_lookup, universal_player_id, birth date parts."""
     # The players file is the reference for names and birth dates; the logs fill its gaps.
     names = pd.concat(
         [
-            pd.DataFrame(
+            _first_rows(
                 {
                     "pid": _ids(players, "player_id", "players"),
                     "name": players["player_name"],
                     "birthdate": players["birthdate"],
                 }
             ),
-            pd.DataFrame(
+            _first_rows(
                 {
                     "pid": _ids(logs, "player_id", "player game logs"),
                     "name": logs["player_name"],
                     "birthdate": logs.get("birthdate", pd.Series(None, index=logs.index)),
                 }
             ),
-            pd.DataFrame(
+            _first_rows(
                 {
                     "pid": _ids(shots, "player_id", "player shot zones"),
                     "name": shots.get("player_name", pd.Series(None, index=shots.index)),
@@ -330,6 +397,15 @@ def _team_games(schedule: pd.DataFrame) -> pd.DataFrame:
     return games.sort_values(["team", "day", "game_id"], kind="stable").reset_index(drop=True)
 
 
+def _per_player(people: pd.DataFrame, column: str, pids: pd.Series) -> npt.NDArray[Any]:
+    """``people.loc[pids, column].to_numpy()``, each player's value one shared object."""
+    at = people.index.get_indexer(pd.Index(pids))
+    if (at < 0).any():  # an unknown player: the KeyError .loc gives
+        return people.loc[pids, column].to_numpy()  # type: ignore[no-any-return]
+    values: npt.NDArray[Any] = people[column].to_numpy()[at]
+    return values
+
+
 def _season_year(day: pd.Series) -> pd.Series:
     stamp = pd.to_datetime(day.to_numpy().astype("datetime64[D]"))
     # Seasons start in October: a game from January to June belongs to the previous year's season.
@@ -356,6 +432,9 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     """PGS rows (played and minutes > 0), sorted by player then date, with internal keys."""
     minutes = _number(logs["minutes"])
     played = logs[_as_bool(logs["played"]) & (minutes > 0)]
+    played_minutes = minutes[played.index]
+    # iter_tables hands its only reference to the logs over: free them before the rest.
+    del logs, minutes
     pid = _ids(played, "player_id", "player game logs")
     pgs = pd.DataFrame(
         {
@@ -365,7 +444,7 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
             "team": played["team_abbr"].astype(str),
             "opp": played["opp_abbr"].astype(str),
             "home": played["home_away"].astype(str).str.upper().eq("H"),
-            "minutes": minutes[played.index],
+            "minutes": played_minutes,
             # The box score gives usage as a fraction (0.14); PGS stores percent.
             "usage": _number(played["usg_pct"]) * 100.0,
             "pts": _number(played["pts"]),
@@ -383,10 +462,12 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
                 f"for the same {what} ({row['game_id']}, {row['game_date']}) in {row['_source']}: "
                 "remove the duplicate rows"
             )
-    ident = people.loc[pgs["pid"]]
-    pgs["player_lookup"] = ident["player_lookup"].to_numpy()
-    pgs["universal_player_id"] = ident["universal_player_id"].to_numpy()
-    pgs["player_full_name"] = ident["name"].to_numpy()
+    del played
+    # Sorted before the schema's copies of columns are added (they share the sorted data).
+    pgs = pgs.sort_values(["pid", "day"], kind="stable").reset_index(drop=True)
+    pgs["player_lookup"] = _per_player(people, "player_lookup", pgs["pid"])
+    pgs["universal_player_id"] = _per_player(people, "universal_player_id", pgs["pid"])
+    pgs["player_full_name"] = _per_player(people, "name", pgs["pid"])
     pgs["game_date"] = pgs["day"]
     pgs["season_year"] = _season_year(pgs["day"])
     pgs["team_abbr"] = pgs["team"]
@@ -398,7 +479,7 @@ def _pgs_rows(logs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     pgs["fg_attempts"] = pgs["fga"]
     pgs["three_pt_attempts"] = pgs["fg3a"]
     pgs["ft_attempts"] = pgs["fta"]
-    return pgs.sort_values(["pid", "day"], kind="stable").reset_index(drop=True)
+    return pgs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,13 +493,15 @@ def _lagged(frame: pd.DataFrame, by: str, columns: Sequence[str], lags: range) -
     ``frame`` must be sorted by ``by`` then time; lag 0 is the row itself.
     """
     grouped = frame.groupby(by, sort=False)[list(columns)]
-    shifted = [grouped.shift(k) if k else frame[list(columns)] for k in lags]
-    return {
-        column: np.column_stack(
-            [s[column].to_numpy(dtype=np.float64, na_value=np.nan) for s in shifted]
-        )
-        for column in columns
-    }
+    # Filled one lag at a time (not all shifted frames at once, then stacked): the same
+    # C-ordered matrices, half the peak memory.
+    out = {column: np.empty((len(frame), len(lags)), dtype=np.float64) for column in columns}
+    for i, k in enumerate(lags):
+        shifted = grouped.shift(k) if k else frame[list(columns)]
+        for column in columns:
+            out[column][:, i] = shifted[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        del shifted
+    return out
 
 
 def _as_of_before(
@@ -487,9 +570,10 @@ def _upcg_rows(
     work = pgs[["pid", "day", "minutes", "usage"]].copy()
     prev_day = work.groupby("pid", sort=False)["day"].shift(1)
     work["follows_game"] = (work["day"] - prev_day == 1).astype(np.float64)
-    lag = _lagged(work, "pid", ["day", "minutes", "follows_game"], range(1, HISTORY_DAYS + 1))
+    # One (rows × 14) lag matrix at a time, each dropped once used (the same matrices).
+    history = range(1, HISTORY_DAYS + 1)
     day = work["day"].to_numpy(dtype=np.float64)[:, None]
-    delta = day - lag["day"]  # NaN where the player has fewer earlier games
+    delta = day - _lagged(work, "pid", ["day"], history)["day"]  # NaN: fewer earlier games
     in_14 = delta <= HISTORY_DAYS
     in_7 = delta <= RECENT_DAYS
     last = delta[:, 0]
@@ -503,13 +587,17 @@ def _upcg_rows(
     out["days_rest"] = np.where(last <= HISTORY_DAYS, last - 1, HISTORY_DAYS)
     out["back_to_back"] = last == 1
     games_7 = in_7.sum(axis=1)
-    minutes_7 = np.where(in_7, lag["minutes"], 0.0).sum(axis=1)
+    minutes_7 = np.where(in_7, _lagged(work, "pid", ["minutes"], history)["minutes"], 0.0).sum(
+        axis=1
+    )
     out["games_in_last_7_days"] = games_7
     out["minutes_in_last_7_days"] = _round_half_away(minutes_7)
     out["avg_minutes_per_game_last_7"] = np.where(
         games_7 > 0, minutes_7 / np.maximum(games_7, 1), 0.0
     )
-    out["back_to_backs_last_14_days"] = np.where(in_14, lag["follows_game"], 0.0).sum(axis=1)
+    follows = _lagged(work, "pid", ["follows_game"], history)["follows_game"]
+    out["back_to_backs_last_14_days"] = np.where(in_14, follows, 0.0).sum(axis=1)
+    del follows, delta, in_14, in_7, last  # the (rows × 14) matrices: free them before the rest
 
     usage_lag = _lagged(work, "pid", ["usage"], range(1, USAGE_GAMES + 1))["usage"]
     out["avg_usage_rate_last_7_games"] = _nanmean(usage_lag)
@@ -560,9 +648,28 @@ def _star_teammates_out(pgs: pd.DataFrame, roster: pd.DataFrame) -> Floats:
     history["pts_sum"] = grouped["pts"].cumsum()
     history["pts_n"] = history["pts"].notna().groupby(history["pid"], sort=False).cumsum()
 
-    # Every (D, player) pair, with the player's state after his last game strictly before D.
+    # Every (D, player) pair, with the player's state after his last game strictly before D,
+    # a block of days at a time (each day's count only needs its own pairs; five seasons of
+    # days × players at once were ~40 MiB of grid and merge copies).
     days = np.sort(roster["day"].unique())
     players = np.sort(history["pid"].unique())
+    played_on_d = pgs[["pid", "day"]].assign(_played=True)
+    blocks = [
+        _stars_out_on(block, players, history, played_on_d)
+        for block in np.array_split(days, max(1, -(-len(days) // STAR_DAYS_PER_BLOCK)))
+    ]
+    counts = pd.concat([b for b in blocks if len(b)] or blocks[:1], ignore_index=True)
+    joined = roster[["day", "team"]].merge(counts, on=["day", "team"], how="left")
+    return joined["stars_out"].fillna(0).to_numpy(dtype=np.float64)
+
+
+def _stars_out_on(
+    days: npt.NDArray[np.int64],
+    players: npt.NDArray[np.int64],
+    history: pd.DataFrame,
+    played_on_d: pd.DataFrame,
+) -> pd.DataFrame:
+    """Per (day, team) of ``days``: stars whose last team it is, absent that day."""
     grid = pd.DataFrame(
         {
             "day": np.repeat(days, len(players)),
@@ -575,12 +682,9 @@ def _star_teammates_out(pgs: pd.DataFrame, roster: pd.DataFrame) -> Floats:
         grid["pts_sum"] / grid["pts_n"].replace(0, np.nan) >= STAR_MIN_POINTS
     )
     stars = grid[is_star.fillna(False)]
-    played_on_d = pgs[["pid", "day"]].assign(_played=True)
     stars = stars.merge(played_on_d, on=["pid", "day"], how="left")
     absent = stars[stars["_played"].isna()]
-    counts = absent.groupby(["day", "team"]).size().rename("stars_out").reset_index()
-    joined = roster[["day", "team"]].merge(counts, on=["day", "team"], how="left")
-    return joined["stars_out"].fillna(0).to_numpy(dtype=np.float64)
+    return absent.groupby(["day", "team"]).size().rename("stars_out").reset_index()
 
 
 def _utcg_rows(games: pd.DataFrame, pace: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -623,15 +727,15 @@ def _zone_frame(shots: pd.DataFrame) -> pd.DataFrame:
     return zones
 
 
-def _psza_rows(pgs: pd.DataFrame, shots: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+def _psza_rows(pgs: pd.DataFrame, zones: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     """PSZA for every player in PGS on D, pooled over his last 10 games with a shot before D."""
-    zones = _zone_frame(shots)
     zones = zones[zones["fga"] > 0].sort_values(["pid", "day"], kind="stable")
     zones = zones.reset_index(drop=True).assign(one=1.0)
     columns = ["paint_fga", "mid_fga", "three_fga", "fga", "one"]
-    lag = _lagged(zones, "pid", columns, range(SHOT_GAMES))
-    for column in columns:
-        zones[f"sum_{column}"] = np.nansum(lag[column], axis=1)
+    for column in columns:  # one (rows × 10) lag matrix at a time
+        lag = _lagged(zones, "pid", [column], range(SHOT_GAMES))[column]
+        zones[f"sum_{column}"] = np.nansum(lag, axis=1)
+        del lag
     sums = [f"sum_{c}" for c in columns]
 
     roster = pgs[["pid", "day"]].drop_duplicates()
@@ -653,14 +757,13 @@ def _psza_rows(pgs: pd.DataFrame, shots: pd.DataFrame, people: pd.DataFrame) -> 
     )
     out["games_in_sample"] = out["sum_one"]
     out["early_season_flag"] = out["sum_one"] < SHOT_GAMES
-    out["player_lookup"] = people.loc[out["pid"], "player_lookup"].to_numpy()
+    out["player_lookup"] = _per_player(people, "player_lookup", out["pid"])
     out["analysis_date"] = out["day"]
     return out.sort_values(["day", "player_lookup"], kind="stable").reset_index(drop=True)
 
 
-def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
+def _tdza_rows(games: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:
     """TDZA per team on D: opponents' pooled FG% per zone over its last 15 games minus league's."""
-    zones = _zone_frame(shots)
     made = [f"{g}_{k}" for g in ZONE_GROUPS for k in ("fga", "fgm")]
     by_shooter = zones.groupby(["game_id", "team_id"], as_index=False)[made].sum()
     # Each team-game takes what its opponent shot in that game (every scheduled game counts,
@@ -673,7 +776,7 @@ def _tdza_rows(games: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
     defense = defense.assign(one=1.0)
     lag = _lagged(defense, "team", [*made, "one"], range(DEFENSE_GAMES))
     for column in [*made, "one"]:
-        defense[f"sum_{column}"] = np.nansum(lag[column], axis=1)
+        defense[f"sum_{column}"] = np.nansum(lag.pop(column), axis=1)
 
     league = zones.groupby("day")[made].sum().sort_index().cumsum().reset_index()
     today = games[["team", "day"]].drop_duplicates()
@@ -732,8 +835,10 @@ def _conform(frame: pd.DataFrame, table: str, stamp: pd.Timestamp) -> pd.DataFra
             continue
         values = frame[name].reset_index(drop=True)
         if kind == "DATE":
-            days = values.to_numpy(dtype=np.int64).astype("datetime64[D]")
-            columns[name] = pd.Series(days.astype(object), index=index, dtype=object)
+            # One datetime.date object per distinct day, shared by its rows.
+            distinct, inverse = np.unique(values.to_numpy(dtype=np.int64), return_inverse=True)
+            dates = distinct.astype("datetime64[D]").astype(object)
+            columns[name] = pd.Series(dates[inverse.reshape(-1)], index=index, dtype=object)
         elif kind in ("NUMERIC", "FLOAT", "FLOAT64", "BIGNUMERIC"):
             columns[name] = pd.to_numeric(values, errors="coerce").astype(np.float64)
         elif kind in ("INTEGER", "INT64"):
@@ -742,13 +847,26 @@ def _conform(frame: pd.DataFrame, table: str, stamp: pd.Timestamp) -> pd.DataFra
         elif kind in ("BOOLEAN", "BOOL"):
             columns[name] = values.astype("boolean")
         elif kind == "STRING":
-            text = values.astype(object)
-            columns[name] = text.where(values.notna(), None).astype(object)
+            columns[name] = pd.Series(_shared_objects(values), index=index, dtype=object)
         elif kind == "TIMESTAMP":
             columns[name] = pd.to_datetime(values, utc=True)
         else:  # pragma: no cover - a new schema type must be mapped here first
             raise SeedError(f"{table}.{name}: unsupported schema type {kind}")
     return pd.DataFrame(columns, index=index)
+
+
+def _shared_objects(values: pd.Series) -> npt.NDArray[np.object_]:
+    """``values`` as Python objects, None where missing, one object per distinct value.
+
+    The same values as ``values.astype(object)``, but a team abbreviation or a game id repeated
+    on thousands of rows is one string, not thousands (tens of MiB on five seasons).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    pool = np.empty(len(uniques) + 1, dtype=object)
+    pool[: len(uniques)] = np.asarray(uniques, dtype=object)
+    pool[-1] = None  # code -1: missing
+    shared: npt.NDArray[np.object_] = pool[codes]
+    return shared
 
 
 def _utc_stamp(processed_at: datetime | None) -> pd.Timestamp:

@@ -14,6 +14,8 @@ from shared.errors import PermanentError
 from shared.sql import seed as sql
 from shared.warehouse.schemas import input_tables
 
+LOAD_SLICE_ROWS = 40_000
+
 
 @dataclass
 class SeedResult:
@@ -28,18 +30,10 @@ class SeedResult:
 
 def seed(app: App, source_dir: Path, stale_upcg: Mapping[date, int] | None = None) -> SeedResult:
     """Replace every input table with what ``source_dir`` derives to, then inject stale UPCG."""
-    from shared.tools.seed import derive_tables
+    from shared.tools.seed.derive import system_arrow_pool
 
-    result = SeedResult(source_dir=source_dir)
-    started = time.perf_counter()
-    frames = derive_tables(source_dir)
-    result.derive_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    app.warehouse.create_all()
-    for table in input_tables():
-        app.warehouse.execute(sql.EMPTY_TABLE, {}, target=app.warehouse.table(table))
-        result.rows[table] = app.warehouse.insert_rows(table, frames[table])
-    result.load_seconds = time.perf_counter() - started
+    with system_arrow_pool():
+        result = _seed(app, source_dir)
     if stale_upcg:
         result.stale = inject_stale_upcg(app, stale_upcg)
     log.event(
@@ -49,6 +43,38 @@ def seed(app: App, source_dir: Path, stale_upcg: Mapping[date, int] | None = Non
         derive_seconds=round(result.derive_seconds, 2),
         load_seconds=round(result.load_seconds, 2),
     )
+    return result
+
+
+def _seed(app: App, source_dir: Path) -> SeedResult:
+    from shared.tools.seed.derive import iter_tables
+
+    result = SeedResult(source_dir=source_dir)
+    # One table at a time: derived, loaded, dropped (a five-season history held whole as six
+    # frames took hundreds of MiB). The folder is fully checked before the first table comes.
+    tables = iter_tables(source_dir)
+    started = time.perf_counter()
+    pending = next(tables, None)
+    result.derive_seconds += time.perf_counter() - started
+    started = time.perf_counter()
+    app.warehouse.create_all()
+    result.load_seconds += time.perf_counter() - started
+    while pending is not None:
+        table, frame = pending
+        pending = None
+        started = time.perf_counter()
+        app.warehouse.execute(sql.EMPTY_TABLE, {}, target=app.warehouse.table(table))
+        # In slices: the rows are converted for loading a slice at a time (same rows, same order).
+        result.rows[table] = sum(
+            app.warehouse.insert_rows(table, frame.iloc[start : start + LOAD_SLICE_ROWS])
+            for start in range(0, len(frame), LOAD_SLICE_ROWS)
+        )
+        del frame
+        result.load_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        pending = next(tables, None)
+        result.derive_seconds += time.perf_counter() - started
+    result.rows = {table: result.rows[table] for table in input_tables()}
     return result
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from shared.tools.seed.derive import player_lookup
+from shared.tools.seed.derive import player_lookup, system_arrow_pool
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -340,36 +340,68 @@ def write_synthetic_season(out_dir: Path, seed: int = 7, seasons: int = 1) -> Pa
     """
     if not 1 <= seasons <= MAX_SEASONS:
         raise ValueError(f"seasons must be between 1 and {MAX_SEASONS}, got {seasons}")
+    with system_arrow_pool():
+        return _write_seasons(Path(out_dir), seed, seasons)
+
+
+def _write_seasons(out_dir: Path, seed: int, seasons: int) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     dates = _game_dates()
     schedule = _schedule(rng, dates)
     players = _players(rng)
-    logs, teams, shots = _box_scores(rng, schedule, players)
-    sched = _schedule_file(schedule, teams)
-    parts = [(logs, teams, sched, shots)]
-    for k in range(1, seasons):
-        earlier = np.random.default_rng([seed, k])
-        schedule_k = _schedule(earlier, dates)
-        logs_k, teams_k, shots_k = _box_scores(earlier, schedule_k, players)
-        season = (logs_k, teams_k, _schedule_file(schedule_k, teams_k), shots_k)
-        parts.insert(0, tuple(_earlier_season(f, k) for f in season))  # type: ignore[arg-type]
-    logs, teams, sched, shots = (
-        frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        for frames in zip(*parts, strict=True)
-    )
-    files = {
-        "player_game_logs": logs,
-        "team_game_logs": teams,
-        "schedule": sched,
-        "player_shot_zones": shots,
-        "players": _players_file(players, logs),
-    }
-    for kind, frame in files.items():
-        # "\n" endings and no index: identical bytes on every platform.
-        frame.to_csv(out / f"{kind}_{SUFFIX}.csv", index=False, lineterminator="\n")
+    # One season in memory at a time, appended oldest first: the same bytes as writing the
+    # concatenation (every season's frames have the same columns and dtypes), a fifth of the
+    # memory for five seasons. The 2022-23 box scores come last from ``rng``, which nothing
+    # else draws from in between, so they are the numbers a single-season call draws.
+    tally = _PlayerTally()
+    for k in range(seasons - 1, -1, -1):
+        if k:
+            earlier = np.random.default_rng([seed, k])
+            schedule_k = _schedule(earlier, dates)
+            logs, teams, shots = _box_scores(earlier, schedule_k, players)
+            sched = _schedule_file(schedule_k, teams)
+            logs, teams, sched, shots = (_earlier_season(f, k) for f in (logs, teams, sched, shots))
+        else:
+            logs, teams, shots = _box_scores(rng, schedule, players)
+            sched = _schedule_file(schedule, teams)
+        tally.add(logs)
+        first = k == seasons - 1
+        for kind, frame in (
+            ("player_game_logs", logs),
+            ("team_game_logs", teams),
+            ("schedule", sched),
+            ("player_shot_zones", shots),
+        ):
+            _write_csv(frame, out / f"{kind}_{SUFFIX}.csv", first)
+        del logs, teams, sched, shots
+    _write_csv(_players_file(players, tally), out / f"players_{SUFFIX}.csv", True)
     return out
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, first: bool) -> None:
+    """Write (``first``) or append a frame; "\n" endings and no index: identical bytes."""
+    frame.to_csv(path, mode="w" if first else "a", header=first, index=False, lineterminator="\n")
+
+
+class _PlayerTally:
+    """What the players file needs of every season's logs, added season by season."""
+
+    def __init__(self) -> None:
+        self.listed: dict[int, int] = {}
+        self.played: dict[int, int] = {}
+        self.teams: dict[int, dict[str, None]] = {}
+
+    def add(self, logs: pd.DataFrame) -> None:
+        """Count listed and played games and the teams (in order of first listing)."""
+        listed = logs.groupby("player_id", sort=False).size()
+        played = logs[logs["played"] & (logs["minutes"] > 0)].groupby("player_id").size()
+        for counts, into in ((listed, self.listed), (played, self.played)):
+            for pid, n in zip(counts.index.tolist(), counts.tolist(), strict=True):
+                into[int(pid)] = into.get(int(pid), 0) + int(n)
+        for pid, team in zip(logs["player_id"].to_numpy(), logs["team_abbr"], strict=True):
+            self.teams.setdefault(int(pid), {})[team] = None
 
 
 def _earlier_season(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -920,17 +952,19 @@ def _schedule_file(schedule: pd.DataFrame, teams: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _players_file(players: _Players, logs: pd.DataFrame) -> pd.DataFrame:
-    listed = logs.groupby("player_id", sort=False)
-    played = logs[logs["played"] & (logs["minutes"] > 0)].groupby("player_id").size()
-    team_list = listed["team_abbr"].agg(lambda s: "|".join(dict.fromkeys(s)))
+def _players_file(players: _Players, tally: _PlayerTally) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "player_id": players.ids,
             "player_name": players.names,
         }
     )
-    frame["games_listed"] = frame["player_id"].map(listed.size()).fillna(0).astype(int)
+    listed = pd.Series(tally.listed, dtype=np.int64)
+    played = pd.Series(tally.played, dtype=np.int64)
+    team_list = pd.Series(
+        {pid: "|".join(teams) for pid, teams in tally.teams.items()}, dtype=object
+    )
+    frame["games_listed"] = frame["player_id"].map(listed).fillna(0).astype(int)
     frame["games_played"] = frame["player_id"].map(played).fillna(0).astype(int)
     frame["team_abbrs"] = frame["player_id"].map(team_list)
     frame["birthdate"] = [b.isoformat() if b else None for b in players.birth]
