@@ -103,7 +103,7 @@ locals {
   scheduler_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
 
   # The environment every function reads (Settings, env prefix PCF_). Every Settings field that
-  # matters in the cloud is here; the local-only ones (data_dir, local_workers,
+  # matters in the cloud is here; the local-only ones (data_dir, local_workers, duckdb_memory_mb,
   # bigquery_api_endpoint) are not. tests/infra checks this against Settings.model_fields.
   function_env = merge(
     {
