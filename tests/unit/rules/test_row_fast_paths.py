@@ -1,6 +1,7 @@
 """The fast row-building paths equal their definitions exactly (issue 13: outputs identical).
 
-Each reference below is the definition the fast path replaced, kept here verbatim, so a future
+Each reference is the definition the fast path replaced (from the frozen previous
+implementation, tests/bench/rows_baseline.py, or written out here), so a future
 "optimisation" that changes a single rounded value, hash or context byte fails.
 """
 
@@ -13,7 +14,7 @@ import random
 import re
 from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pytest
@@ -28,20 +29,12 @@ from shared.rules import (
     round_half_away,
 )
 from shared.rules.row import RUN_COLUMNS, context_json
+from tests.bench import rows_baseline
 
-
-def reference_hash_value(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value + 0.0)
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+# The definitions the fast paths replaced: the frozen previous implementation (the benchmark's
+# baseline, tests/bench/rows_baseline.py), one copy for both.
+reference_hash_value = rows_baseline._hash_value
+reference_round = rows_baseline.round_half_away
 
 
 def reference_hash(row: dict[str, Any]) -> str:
@@ -120,11 +113,6 @@ def test_built_rows_hash_and_serialise_as_defined() -> None:
 
 
 # -- round_half_away: the float fast path equals the Decimal definition ------------------------
-def reference_round(value: float, places: int) -> float:
-    quantum = Decimal(1).scaleb(-places)
-    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
-
-
 @pytest.mark.parametrize(
     ("value", "places", "expected"),
     [
