@@ -11,6 +11,7 @@ from shared import log
 from shared.bus.base import Publisher
 from shared.config import Settings, get_settings
 from shared.messages import Alert
+from shared.rules.render import RowRenderer, render
 from shared.warehouse import Warehouse, open_warehouse
 
 
@@ -22,6 +23,9 @@ class App:
     warehouse: Warehouse
     bus: Publisher
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # How a chunk's rows are rendered: in this process (the deployed functions); the local tools
+    # may hand the same jobs to worker processes (shared.tools.render_pool).
+    renderer: RowRenderer = field(default=render)
 
     def alert(self, alert: Alert) -> None:
         """Raise an alert: one log line carrying ``alert_kind`` (what the alert policies match),
@@ -41,6 +45,9 @@ class App:
         """Flush the bus and close the warehouse."""
         self.bus.close()
         self.warehouse.close()
+        close = getattr(self.renderer, "close", None)
+        if callable(close):
+            close()
 
 
 BusOpener = Callable[[Settings], Publisher]

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # DuckDB buffer manager cap (MiB) of a file warehouse: it evicts to the file or spills
     # beyond it; raise it if a large query fails with "Out of Memory".
     duckdb_memory_mb: int = Field(default=64, ge=16, le=1 << 20)
+    # Worker processes the local tools render a chunk's rows in (0: one per CPU, at most 4;
+    # 1: in the calling process, like the deployed functions).
+    render_processes: int = Field(default=0, ge=0, le=32)
 
     # Datasets (keys used by infra/schemas/*.json).
     dataset_reference: str = "nba_reference"

@@ -104,7 +104,8 @@ locals {
 
   # The environment every function reads (Settings, env prefix PCF_). Every Settings field that
   # matters in the cloud is here; the local-only ones (data_dir, local_workers, duckdb_memory_mb,
-  # bigquery_api_endpoint) are not. tests/infra checks this against Settings.model_fields.
+  # render_processes, bigquery_api_endpoint) are not. tests/infra checks this against
+  # Settings.model_fields.
   function_env = merge(
     {
       PCF_PROJECT                = var.project

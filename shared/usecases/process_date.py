@@ -11,16 +11,9 @@ from shared.app import App
 from shared.entrypoint import Delivery
 from shared.errors import PermanentError
 from shared.messages import ProcessDate, ValidateCoverage, WrittenDate
-from shared.rules import (
-    PlayerContext,
-    RowRejected,
-    ShotZoneProfile,
-    SourceDecision,
-    ZoneDefense,
-    build_row,
-    decide_source,
-)
+from shared.rules import SourceDecision, decide_source
 from shared.rules.planning import DatePlan, staging_table_name
+from shared.rules.render import RenderJob
 from shared.sql import processing as sql
 from shared.usecases import ledger
 from shared.usecases.ledger import LedgerUpdate
@@ -75,34 +68,6 @@ def load_contexts(
                 day = day.date()
             out[day].append(row)
     return out
-
-
-def build_rows(
-    context_rows: list[dict[str, Any]], game_date: date, source: str, calculation_version: str
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Pure: composite rows for every context row, and the rejected players with reasons."""
-    rows: list[dict[str, Any]] = []
-    rejected: list[str] = []
-    for ctx in context_rows:
-        profile = ShotZoneProfile.from_row(ctx) if ctx.get("has_shot_zone") else None
-        defense = ZoneDefense.from_row(ctx) if ctx.get("has_team_defense") else None
-        try:
-            rows.append(
-                build_row(
-                    player_lookup=ctx["player_lookup"],
-                    universal_player_id=ctx.get("universal_player_id"),
-                    game_id=ctx.get("game_id"),
-                    game_date=game_date,
-                    data_source=source,
-                    ctx=PlayerContext.from_row(ctx),
-                    profile=profile,
-                    defense=defense,
-                    calculation_version=calculation_version,
-                )
-            )
-        except (RowRejected, ValueError) as exc:
-            rejected.append(f"{ctx['player_lookup']}: {exc}")
-    return rows, rejected
 
 
 def log_source_decision(decision: SourceDecision, plan: DatePlan) -> None:
@@ -228,10 +193,12 @@ def _process(
     contexts = load_contexts(app, by_source)
     processed_at = app.clock()
     all_rows: list[dict[str, Any]] = []
-    for day, item in staged.items():
-        item.rows, item.rejected = build_rows(
-            contexts[day], day, item.decision.source, s.calculation_version
-        )
+    jobs = [
+        RenderJob(contexts[day], day, item.decision.source, s.calculation_version)
+        for day, item in staged.items()
+    ]
+    for item, rendered in zip(staged.values(), app.renderer(jobs), strict=True):
+        item.rows, item.rejected = rendered.rows, rendered.rejected
         for row in item.rows:
             row["run_id"] = msg.run_id
             row["processed_at"] = processed_at

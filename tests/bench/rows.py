@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import Settings
+from shared.rules.render import build_rows
 from shared.rules.row import DEFAULT_CALCULATION_VERSION
-from shared.usecases.process_date import build_rows, load_contexts
+from shared.usecases.process_date import load_contexts
 from tests.bench import rows_baseline
 from tests.bench.season import game_dates, open_app
 

@@ -17,7 +17,13 @@ TOPOLOGY_PATH = REPO_ROOT / "infra" / "topology.json"
 
 # Settings that only make sense on a laptop; never deployed (infra/deploy.sh keeps the same list).
 LOCAL_ONLY_SETTINGS = frozenset(
-    {"data_dir", "local_workers", "duckdb_memory_mb", "bigquery_api_endpoint"}
+    {
+        "data_dir",
+        "local_workers",
+        "duckdb_memory_mb",
+        "render_processes",
+        "bigquery_api_endpoint",
+    }
 )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.tools.render_pool import ProcessPoolRenderer
 from tests.bench.fingerprint import full_backfill, output_fingerprint
 from tests.bench.floor import measure
 from tests.conftest import make_app
@@ -28,13 +29,18 @@ REAL_PGS = (23627, "3702f533c64513b590028d09947568a22c0ae38f27a5eaab15d757cb4e26
 SYNTHETIC_AUTO = (24339, "8a2a75f941eab5a4040f375498ac516299566b16517f877df4f682b903f1d4f5")
 
 
-def _backfill_and_check(seeded: Path, tmp_path: Path, source: str) -> tuple[int, str]:
+def _backfill_and_check(
+    seeded: Path, tmp_path: Path, source: str, pooled: bool = False
+) -> tuple[int, str]:
     """Backfill a private copy of ``seeded``; return its fingerprint after checking that the
     set-based floor (tests/bench/floor.py, the rules written once more as SQL) computes the
-    same numbers and sources for every row."""
+    same numbers and sources for every row. ``pooled``: rows rendered in worker processes, as
+    `pcf` renders them (the others render in process, as the deployed functions do)."""
     path = tmp_path / "season.duckdb"
     shutil.copy(seeded, path)
     app = make_app(f"duckdb:///{path}")
+    if pooled:
+        app.renderer = ProcessPoolRenderer(2)
     try:
         full_backfill(app, run_id=f"fingerprint-{source}", source=source)
         got = output_fingerprint(app.warehouse)
@@ -48,7 +54,7 @@ def _backfill_and_check(seeded: Path, tmp_path: Path, source: str) -> tuple[int,
 
 @pytest.mark.realdata
 def test_real_season_output_is_unchanged(real_seeded_file: Path, tmp_path: Path) -> None:
-    assert _backfill_and_check(real_seeded_file, tmp_path, "auto") == REAL_AUTO
+    assert _backfill_and_check(real_seeded_file, tmp_path, "auto", pooled=True) == REAL_AUTO
 
 
 @pytest.mark.realdata

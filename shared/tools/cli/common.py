@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.app import App, build_app
 from shared.config import Settings
+from shared.tools import render_pool
 
 
 class UsageError(Exception):
@@ -138,7 +139,7 @@ def open_app(
     if path is not None and not path.parent.is_dir() and not (read_only or must_exist):
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        app = build_app(settings, **kwargs)
+        app = render_pool.install(build_app(settings, **kwargs))
     except ValueError as exc:
         raise UsageError(_first_line(exc)) from exc
     if read_only and not app.warehouse.table_exists("orchestration", "backfill_ledger"):
