@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from shared.sql.ledger import states, step_rank
 from shared.warehouse.base import Sql
 
-# Every ledger row of a date range, runs in the order they were dispatched.
+# The state of every run of each date of a range (one row per run and date), runs in the order
+# they were dispatched.
 HISTORY = Sql(
     "explain.history",
-    """
+    f"""
+WITH state AS (
+  {states("game_date BETWEEN @start_date AND @end_date")}
+)
 SELECT *
-FROM {backfill_ledger}
-WHERE game_date BETWEEN @start_date AND @end_date
+FROM state
 ORDER BY game_date, COALESCE(dispatched_at, created_at), created_at, run_id
+""",
+    {"start_date": "DATE", "end_date": "DATE"},
+)
+
+# Every step of every run of a date range (the append-only ledger's rows), each run's steps
+# oldest first: how each run got to its state.
+STEPS = Sql(
+    "explain.steps",
+    f"""
+SELECT *
+FROM {{backfill_ledger}}
+WHERE game_date BETWEEN @start_date AND @end_date
+ORDER BY game_date, COALESCE(dispatched_at, created_at), run_id, updated_at, {step_rank()},
+         attempts
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )
