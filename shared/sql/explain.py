@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.sql.ledger import states, step_rank
+from shared.sql.ledger import STATE_ORDER, states, step_rank
 from shared.warehouse.base import Sql
 
 # The state of every run of each date of a range (one row per run and date), runs in the order
@@ -20,19 +20,27 @@ ORDER BY game_date, COALESCE(dispatched_at, created_at), created_at, run_id
     {"start_date": "DATE", "end_date": "DATE"},
 )
 
-# Every step of every run of a date range (the append-only ledger's rows), each run's steps
-# oldest first: how each run got to its state.
+# Every step of every run of a date range (the append-only ledger's rows), runs in the order
+# HISTORY lists them (by their state's dispatch time), each run's steps oldest first: how each
+# run got to its state. ``run_order`` is that dispatch time.
 STEPS = Sql(
     "explain.steps",
     f"""
+WITH steps AS (
+  SELECT *,
+    FIRST_VALUE(COALESCE(dispatched_at, created_at)) OVER (
+      PARTITION BY run_id, game_date ORDER BY {STATE_ORDER}
+    ) AS run_order
+  FROM {{backfill_ledger}}
+  WHERE game_date BETWEEN @start_date AND @end_date
+)
 SELECT *
-FROM {{backfill_ledger}}
-WHERE game_date BETWEEN @start_date AND @end_date
-ORDER BY game_date, COALESCE(dispatched_at, created_at), run_id, updated_at, {step_rank()},
-         attempts
+FROM steps
+ORDER BY game_date, run_order, run_id, updated_at, {step_rank()}, attempts
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )
+
 
 # Scheduled games per date (a date without games is an off-day, not a date never run).
 GAMES_BY_DATE = Sql(
