@@ -71,8 +71,10 @@ def state(app: App, run_id: str, day: date) -> dict[str, Any]:
 
 
 def test_every_ledger_write_in_shared_sql_is_an_insert() -> None:
-    ledger_writes = {s.name: writes_to(s) for s in STATEMENTS}
-    ledger_writes = {k: v for k, v in ledger_writes.items() if v and v[1] == "backfill_ledger"}
+    targets = {s.name: writes_to(s) for s in STATEMENTS}
+    ledger_writes = {
+        k: v for k, v in targets.items() if v is not None and v[1] == "backfill_ledger"
+    }
     assert sorted(ledger_writes) == [
         "ledger.append",
         "ledger.append_many",
