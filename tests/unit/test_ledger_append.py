@@ -289,15 +289,22 @@ def test_the_step_order_breaks_a_tie_and_a_new_step_is_never_behind_its_predeces
 ) -> None:
     day = d("2023-01-16")
     at = datetime(2023, 3, 1, tzinfo=UTC)
-    # Two rows of one key written at the same instant: the later step is the state.
+    # Two rows of one key written at the same instant: the later step is the state, whichever
+    # row was stored first.
     app.warehouse.insert_rows(
         "backfill_ledger",
         [
-            _legacy_row("tie", day, "written", updated_at=at),
-            _legacy_row("tie", day, "processing", updated_at=at),
+            _legacy_row("tie-a", day, "written", updated_at=at),
+            _legacy_row("tie-a", day, "processing", updated_at=at),
+            _legacy_row("tie-b", day, "processing", updated_at=at),
+            _legacy_row("tie-b", day, "written", updated_at=at),
+            _legacy_row("tie-c", day, "succeeded", updated_at=at),
+            _legacy_row("tie-c", day, "queued", updated_at=at),
         ],
     )
-    assert state(app, "tie", day)["status"] == "written"
+    assert state(app, "tie-a", day)["status"] == "written"
+    assert state(app, "tie-b", day)["status"] == "written"
+    assert state(app, "tie-c", day)["status"] == "succeeded"
     # A queued row stamped by a dispatcher clock ahead of the warehouse's: the next step still
     # becomes the state (its updated_at is moved just after the row it folds).
     ahead = datetime.now(UTC) + timedelta(hours=1)
