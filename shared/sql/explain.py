@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.sql.ledger import STATE_ORDER, states, step_rank
+from shared.sql.ledger import STATE_ORDER, STEP_RANK, states
 from shared.warehouse.base import Sql
 
 # The state of every run of each date of a range (one row per run and date), runs in the order
@@ -36,7 +36,7 @@ WITH steps AS (
 )
 SELECT *
 FROM steps
-ORDER BY game_date, run_order, run_id, updated_at, {step_rank()}, attempts
+ORDER BY game_date, run_order, run_id, updated_at, {STEP_RANK}, attempts
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )

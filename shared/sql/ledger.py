@@ -41,24 +41,14 @@ COLUMNS = (
 _INSERT_COLUMNS = ", ".join(COLUMNS)
 
 
-def step_rank(alias: str = "") -> str:
-    """SQL: the rank of a row's step in a date's life (queued < processing < written < an
-    outcome), the tiebreak between two rows of a key written at the same instant."""
-    status = f"{alias}.status" if alias else "status"
-    return (
-        f"CASE {status} WHEN 'queued' THEN 0 WHEN 'processing' THEN 1 WHEN 'written' THEN 2 "
-        "ELSE 3 END"
-    )
-
-
-def state_order(alias: str = "") -> str:
-    """SQL ORDER BY list of one key's rows, its state (the latest row) first: the latest
-    ``updated_at``, then the later step, then the most deliveries."""
-    p = f"{alias}." if alias else ""
-    return f"{p}updated_at DESC, {step_rank(alias)} DESC, {p}attempts DESC"
-
-
-STATE_ORDER = state_order()
+# SQL: the rank of a row's step in a date's life (queued < processing < written < an outcome),
+# the tiebreak between two rows of a key written at the same instant.
+STEP_RANK = (
+    "CASE status WHEN 'queued' THEN 0 WHEN 'processing' THEN 1 WHEN 'written' THEN 2 ELSE 3 END"
+)
+# SQL ORDER BY list of one key's rows, its state (the latest row) first: the latest updated_at,
+# then the later step, then the most deliveries. The one definition of "latest".
+STATE_ORDER = f"updated_at DESC, {STEP_RANK} DESC, attempts DESC"
 
 
 def states(where: str) -> str:

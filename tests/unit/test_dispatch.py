@@ -84,7 +84,7 @@ ALL_LEDGER = Sql(
 ALL_LEDGER_STEPS = Sql(
     "test.all_ledger_steps",
     "SELECT * FROM {backfill_ledger} WHERE game_date >= @d "
-    f"ORDER BY game_date, run_id, updated_at, {ledger_sql.step_rank()}",
+    f"ORDER BY game_date, run_id, updated_at, {ledger_sql.STEP_RANK}",
     {"d": "DATE"},
 )
 
