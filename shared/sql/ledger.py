@@ -171,13 +171,9 @@ QUEUE_MANY = Sql(
 INSERT INTO {{backfill_ledger}} ({_INSERT_COLUMNS})
 WITH known AS (
   SELECT DISTINCT run_id, game_date FROM {{backfill_ledger}}
-  WHERE game_date BETWEEN @start_date AND @end_date
+  WHERE {_STAGED_KEYS}
 )
-SELECT
-  S.run_id, S.game_date, S.status, S.mode, S.expected_players, S.upcg_players, S.actual_players,
-  S.coverage_pct, S.data_source, S.forced, S.force_reason, S.requested_by, S.attempts,
-  S.last_message_id, S.error, NULL AS source_reason, NULL AS missing_players, S.dispatched_at,
-  NULL AS staging_table, S.calculation_version, S.created_at, S.updated_at
+SELECT {", ".join(f"S.{c}" for c in COLUMNS)}
 FROM {{staging}} AS S
 LEFT JOIN known AS K ON K.run_id = S.run_id AND K.game_date = S.game_date
 WHERE K.run_id IS NULL
