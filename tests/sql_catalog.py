@@ -35,7 +35,7 @@ STAGED_LIKE = {
     "coverage.publish": "player_composite_factors",
     "coverage.verify": "player_composite_factors",
     "ledger.queue_many": "backfill_ledger",
-    "ledger.upsert_many": "backfill_ledger",
+    "ledger.append_many": "backfill_ledger",
     "explain.missing_staged": "player_composite_factors",
 }
 
@@ -58,7 +58,7 @@ EXPECTED_NAMES = frozenset(
     {
         "processing.date_plan",
         "coverage.publish",
-        "ledger.upsert",
+        "ledger.append",
         "ledger.queue_many",
         "coverage.audit",
         "cleanup.take_lease",
@@ -78,7 +78,7 @@ def is_query(sql: Sql) -> bool:
 def sample_params(sql: Sql) -> dict[str, Any]:
     """A sample value for every declared parameter (the ledger writes also need a status)."""
     params: dict[str, Any] = {name: SAMPLE[kind] for name, kind in sql.types.items()}
-    if sql.name in ("ledger.upsert", "ledger.mark_dead_lettered"):
+    if sql.name in ("ledger.append", "ledger.mark_dead_lettered"):
         params.update(status="queued", attempt_increment=0)
     return params
 

@@ -3,6 +3,7 @@ expected, then live."""
 
 from __future__ import annotations
 
+from shared.sql.ledger import states
 from shared.sql.processing import PCF_COLUMNS
 from shared.warehouse.base import Sql
 
@@ -19,22 +20,24 @@ def _days(alias: str = "") -> str:
 
 _DAYS = _days()
 
-# Per date, the runs ordered after this one (@dispatched_at, then run_id) that have checkpointed
-# it, or whose rows are live for it right now: the second covers the moment between a newer
-# run's publish and its ledger checkpoint, so the guard holds even then. Inside each statement
-# below, so the fencing check stays per date and part of the publish (compare-and-set).
+# Per date, the runs ordered after this one (@dispatched_at, then run_id) whose ledger state
+# (the latest row of the run and date: the ledger is append-only) has checkpointed it, or whose
+# rows are live for it right now: the second covers the moment between a newer run's publish
+# and its ledger checkpoint, so the guard holds even then. Inside each statement below, so the
+# fencing check stays per date and part of the publish (compare-and-set).
 _NEWER_RUNS = f"""
 live_runs AS (
   SELECT DISTINCT P.game_date, P.run_id FROM {{player_composite_factors}} AS P
   WHERE {_days("P")}
 ),
+other_states AS (
+  {states(f"{_DAYS} AND run_id <> @run_id")}
+),
 newer AS (
   SELECT L.game_date, MAX(L.run_id) AS newer_run_id
-  FROM {{backfill_ledger}} AS L
+  FROM other_states AS L
   LEFT JOIN live_runs AS LR ON LR.game_date = L.game_date AND LR.run_id = L.run_id
-  WHERE {_days("L")}
-    AND L.run_id <> @run_id
-    AND (L.status IN ('succeeded', 'warned', 'forced') OR LR.run_id IS NOT NULL)
+  WHERE (L.status IN ('succeeded', 'warned', 'forced') OR LR.run_id IS NOT NULL)
     AND (
       COALESCE(L.dispatched_at, L.created_at) > @dispatched_at
       OR (COALESCE(L.dispatched_at, L.created_at) = @dispatched_at AND L.run_id > @run_id)

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+from shared.sql.ledger import STATE_ORDER, STEP_RANK, states
 from shared.warehouse.base import Sql
 
-# Every ledger row of a date range, runs in the order they were dispatched.
+# The state of every run of each date of a range (one row per run and date), runs in the order
+# they were dispatched.
 HISTORY = Sql(
     "explain.history",
-    """
+    f"""
+WITH state AS (
+  {states("game_date BETWEEN @start_date AND @end_date")}
+)
 SELECT *
-FROM {backfill_ledger}
-WHERE game_date BETWEEN @start_date AND @end_date
+FROM state
 ORDER BY game_date, COALESCE(dispatched_at, created_at), created_at, run_id
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )
+
+# Every step of every run of a date range (the append-only ledger's rows), runs in the order
+# HISTORY lists them (by their state's dispatch time), each run's steps oldest first: how each
+# run got to its state. ``run_order`` is that dispatch time.
+STEPS = Sql(
+    "explain.steps",
+    f"""
+WITH steps AS (
+  SELECT *,
+    FIRST_VALUE(COALESCE(dispatched_at, created_at)) OVER (
+      PARTITION BY run_id, game_date ORDER BY {STATE_ORDER}
+    ) AS run_order
+  FROM {{backfill_ledger}}
+  WHERE game_date BETWEEN @start_date AND @end_date
+)
+SELECT *
+FROM steps
+ORDER BY game_date, run_order, run_id, updated_at, {STEP_RANK}, attempts
+""",
+    {"start_date": "DATE", "end_date": "DATE"},
+)
+
 
 # Scheduled games per date (a date without games is an off-day, not a date never run).
 GAMES_BY_DATE = Sql(

@@ -1,8 +1,100 @@
-"""SQL of the backfill ledger (nba_orchestration.backfill_ledger)."""
+"""SQL of the backfill ledger (nba_orchestration.backfill_ledger).
+
+The ledger is append-only: every step of a (run_id, game_date) key is a new row carrying the
+key's FULL state (the step's values folded onto the key's previous state), so every write is
+one INSERT (never a mutating UPDATE/DELETE/MERGE: BigQuery runs at most 2 of those per table at
+once, INSERTs are not limited that way) and the table keeps the whole history of every date.
+The state of a key is its latest row (``STATE_ORDER``); every reader folds through
+``states()``. A key written once (the rows from before the ledger became append-only) is its
+own state.
+"""
 
 from __future__ import annotations
 
+from shared.rules.statuses import FINAL_OK
 from shared.warehouse.base import Sql
+
+COLUMNS = (
+    "run_id",
+    "game_date",
+    "status",
+    "mode",
+    "expected_players",
+    "upcg_players",
+    "actual_players",
+    "coverage_pct",
+    "data_source",
+    "forced",
+    "force_reason",
+    "requested_by",
+    "attempts",
+    "last_message_id",
+    "error",
+    "source_reason",
+    "missing_players",
+    "dispatched_at",
+    "staging_table",
+    "calculation_version",
+    "created_at",
+    "updated_at",
+)
+_INSERT_COLUMNS = ", ".join(COLUMNS)
+
+
+# SQL: the rank of a row's step in a date's life (queued < processing < written < an outcome),
+# the tiebreak between two rows of a key written at the same instant.
+STEP_RANK = (
+    "CASE status WHEN 'queued' THEN 0 WHEN 'processing' THEN 1 WHEN 'written' THEN 2 ELSE 3 END"
+)
+# SQL ORDER BY list of one key's rows, its state (the latest row) first: the latest updated_at,
+# then the later step, then the most deliveries. The one definition of "latest".
+STATE_ORDER = f"updated_at DESC, {STEP_RANK} DESC, attempts DESC"
+
+
+def states(where: str) -> str:
+    """SQL SELECT of the state (latest row) of every (run_id, game_date) key whose rows match
+    ``where`` (a filter on the key's columns: game_date, run_id — keep the game_date range in
+    it, it prunes partitions). Use it as a CTE or a subquery."""
+    return f"""SELECT * FROM {{backfill_ledger}}
+  WHERE {where}
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY run_id, game_date ORDER BY {STATE_ORDER}) = 1"""
+
+
+# The new row's updated_at: now, but always after the state it folds (a clock that went back,
+# or a row stamped by the dispatcher's clock, never leaves the new step behind its predecessor).
+_UPDATED_AT = (
+    "IF(P.updated_at IS NOT NULL AND P.updated_at >= CURRENT_TIMESTAMP(), "
+    "TIMESTAMP_ADD(P.updated_at, INTERVAL 1 MICROSECOND), CURRENT_TIMESTAMP())"
+)
+
+
+def _folded(new: dict[str, str]) -> str:
+    """The SELECT list of a step's row: the step's values ``new`` (column → SQL) folded onto
+    the previous state ``P`` (NULL when the key has no row yet) as the MERGE used to: counts
+    and audit fields fill in, status and error are the step's, attempts add up, the first
+    dispatch time and creation time stay."""
+    out = []
+    for column in COLUMNS:
+        if column in ("run_id", "game_date", "status", "error"):
+            value = new[column]
+        elif column == "forced":
+            value = (
+                f"IF(P.run_id IS NULL, IFNULL({new[column]}, FALSE), "
+                f"COALESCE({new[column]}, P.forced))"
+            )
+        elif column == "attempts":
+            value = f"COALESCE(P.attempts, 0) + COALESCE({new[column]}, 0)"
+        elif column == "dispatched_at":
+            value = f"COALESCE(P.dispatched_at, {new[column]})"
+        elif column == "created_at":
+            value = "COALESCE(P.created_at, CURRENT_TIMESTAMP())"
+        elif column == "updated_at":
+            value = _UPDATED_AT
+        else:
+            value = f"COALESCE({new[column]}, P.{column})"
+        out.append(f"  {value} AS {column}")
+    return ",\n".join(out)
+
 
 _TYPES = {
     "run_id": "STRING",
@@ -27,128 +119,80 @@ _TYPES = {
     "calculation_version": "STRING",
 }
 
-# Upsert one (run_id, game_date) row. Counts and audit fields only ever fill in (COALESCE),
-# status and error always reflect the latest step, attempts add up deliveries.
-UPSERT = Sql(
-    "ledger.upsert",
-    """
-MERGE {backfill_ledger} AS T
-USING (SELECT @run_id AS run_id, @game_date AS game_date) AS S
-ON T.game_date = @game_date AND T.game_date = S.game_date AND T.run_id = S.run_id
-WHEN MATCHED THEN UPDATE SET
-  status = @status,
-  mode = COALESCE(@mode, T.mode),
-  expected_players = COALESCE(@expected_players, T.expected_players),
-  upcg_players = COALESCE(@upcg_players, T.upcg_players),
-  actual_players = COALESCE(@actual_players, T.actual_players),
-  coverage_pct = COALESCE(@coverage_pct, T.coverage_pct),
-  data_source = COALESCE(@data_source, T.data_source),
-  forced = COALESCE(@forced, T.forced),
-  force_reason = COALESCE(@force_reason, T.force_reason),
-  requested_by = COALESCE(@requested_by, T.requested_by),
-  attempts = COALESCE(T.attempts, 0) + @attempt_increment,
-  last_message_id = COALESCE(@last_message_id, T.last_message_id),
-  error = @error,
-  source_reason = COALESCE(@source_reason, T.source_reason),
-  missing_players = COALESCE(@missing_players, T.missing_players),
-  dispatched_at = COALESCE(T.dispatched_at, @dispatched_at),
-  staging_table = COALESCE(@staging_table, T.staging_table),
-  calculation_version = COALESCE(@calculation_version, T.calculation_version),
-  updated_at = CURRENT_TIMESTAMP()
-WHEN NOT MATCHED THEN INSERT (
-  run_id, game_date, status, mode, expected_players, upcg_players, actual_players, coverage_pct,
-  data_source, forced, force_reason, requested_by, attempts, last_message_id, error,
-  source_reason, missing_players, dispatched_at, staging_table,
-  calculation_version, created_at, updated_at
-) VALUES (
-  @run_id, @game_date, @status, @mode, @expected_players, @upcg_players, @actual_players,
-  @coverage_pct, @data_source, IFNULL(@forced, FALSE), @force_reason, @requested_by,
-  @attempt_increment, @last_message_id, @error,
-  @source_reason, @missing_players, @dispatched_at, @staging_table, @calculation_version,
-  CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
+# A known race, accepted: two copies of one delivery writing the same key at the same instant
+# both fold the same previous state, so ``attempts`` can count one delivery less (Pub/Sub's own
+# delivery-attempt count drives dead-lettering, not this column). Status and error stay right:
+# both rows carry the same step, and the latest one is the state.
+
+# One step of one (run_id, game_date) key, from parameters: ONE INSERT whose row is the step
+# folded onto the key's state, read inside the statement (no read-then-write from Python).
+APPEND = Sql(
+    "ledger.append",
+    f"""
+INSERT INTO {{backfill_ledger}} ({_INSERT_COLUMNS})
+WITH prev AS (
+  {states("game_date = @game_date AND run_id = @run_id")}
 )
+SELECT
+{_folded({**{c: f"@{c}" for c in COLUMNS}, "attempts": "@attempt_increment"})}
+FROM (SELECT @run_id AS run_id, @game_date AS game_date) AS S
+LEFT JOIN prev AS P ON P.run_id = S.run_id AND P.game_date = S.game_date
 """,
     _TYPES,
 )
 
-# Upsert many (run_id, game_date) rows in ONE statement (a chunk's step): the same rules as
-# UPSERT, the values come from staged rows shaped like the ledger, whose ``attempts`` column
-# carries the increment. One mutating DML on the ledger per chunk step, however many dates.
-UPSERT_MANY = Sql(
-    "ledger.upsert_many",
-    """
-MERGE {backfill_ledger} AS T
-USING {staging} AS S
-ON T.game_date BETWEEN @start_date AND @end_date
-   AND T.game_date = S.game_date AND T.run_id = S.run_id
-WHEN MATCHED THEN UPDATE SET
-  status = S.status,
-  mode = COALESCE(S.mode, T.mode),
-  expected_players = COALESCE(S.expected_players, T.expected_players),
-  upcg_players = COALESCE(S.upcg_players, T.upcg_players),
-  actual_players = COALESCE(S.actual_players, T.actual_players),
-  coverage_pct = COALESCE(S.coverage_pct, T.coverage_pct),
-  data_source = COALESCE(S.data_source, T.data_source),
-  forced = COALESCE(S.forced, T.forced),
-  force_reason = COALESCE(S.force_reason, T.force_reason),
-  requested_by = COALESCE(S.requested_by, T.requested_by),
-  attempts = COALESCE(T.attempts, 0) + COALESCE(S.attempts, 0),
-  last_message_id = COALESCE(S.last_message_id, T.last_message_id),
-  error = S.error,
-  source_reason = COALESCE(S.source_reason, T.source_reason),
-  missing_players = COALESCE(S.missing_players, T.missing_players),
-  dispatched_at = COALESCE(T.dispatched_at, S.dispatched_at),
-  staging_table = COALESCE(S.staging_table, T.staging_table),
-  calculation_version = COALESCE(S.calculation_version, T.calculation_version),
-  updated_at = CURRENT_TIMESTAMP()
-WHEN NOT MATCHED THEN INSERT (
-  run_id, game_date, status, mode, expected_players, upcg_players, actual_players, coverage_pct,
-  data_source, forced, force_reason, requested_by, attempts, last_message_id, error,
-  source_reason, missing_players, dispatched_at, staging_table,
-  calculation_version, created_at, updated_at
-) VALUES (
-  S.run_id, S.game_date, S.status, S.mode, S.expected_players, S.upcg_players, S.actual_players,
-  S.coverage_pct, S.data_source, IFNULL(S.forced, FALSE), S.force_reason, S.requested_by,
-  COALESCE(S.attempts, 0), S.last_message_id, S.error,
-  S.source_reason, S.missing_players, S.dispatched_at, S.staging_table, S.calculation_version,
-  CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
+_STAGED_KEYS = (
+    "game_date BETWEEN @start_date AND @end_date AND run_id IN (SELECT run_id FROM {staging})"
 )
+
+# One step of many keys in ONE INSERT (a chunk's step): the same rules as APPEND, the step's
+# values come from staged rows shaped like the ledger whose ``attempts`` column carries the
+# increment. No mutating DML on the ledger, however many dates.
+APPEND_MANY = Sql(
+    "ledger.append_many",
+    f"""
+INSERT INTO {{backfill_ledger}} ({_INSERT_COLUMNS})
+WITH prev AS (
+  {states(_STAGED_KEYS)}
+)
+SELECT
+{_folded({c: f"S.{c}" for c in COLUMNS})}
+FROM {{staging}} AS S
+LEFT JOIN prev AS P ON P.run_id = S.run_id AND P.game_date = S.game_date
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )
 
-# Queue many dates of one run at once (dispatch): insert the staged rows that are new.
+# Queue many dates of one run at once (dispatch): insert the staged rows of keys that have no
+# row yet (a redelivered request queues nothing twice).
 QUEUE_MANY = Sql(
     "ledger.queue_many",
-    """
-MERGE {backfill_ledger} AS T
-USING {staging} AS S
-ON T.game_date BETWEEN @start_date AND @end_date
-   AND T.game_date = S.game_date AND T.run_id = S.run_id
-WHEN NOT MATCHED THEN INSERT (
-  run_id, game_date, status, mode, expected_players, upcg_players, actual_players, coverage_pct,
-  data_source, forced, force_reason, requested_by, attempts, last_message_id, error,
-  dispatched_at, calculation_version, created_at, updated_at
-) VALUES (
-  S.run_id, S.game_date, S.status, S.mode, S.expected_players, S.upcg_players, S.actual_players,
-  S.coverage_pct, S.data_source, S.forced, S.force_reason, S.requested_by, S.attempts,
-  S.last_message_id, S.error, S.dispatched_at, S.calculation_version, S.created_at, S.updated_at
+    f"""
+INSERT INTO {{backfill_ledger}} ({_INSERT_COLUMNS})
+WITH known AS (
+  SELECT DISTINCT run_id, game_date FROM {{backfill_ledger}}
+  WHERE {_STAGED_KEYS}
 )
+SELECT {", ".join(f"S.{c}" for c in COLUMNS)}
+FROM {{staging}} AS S
+LEFT JOIN known AS K ON K.run_id = S.run_id AND K.game_date = S.game_date
+WHERE K.run_id IS NULL
 """,
     {"start_date": "DATE", "end_date": "DATE"},
 )
 
-# The latest ledger row per date in a range (any run), optionally one run only. "Latest" is
-# the run dispatched last (the fencing order), so a stale run's late message cannot make its row
-# the date's state; a `superseded` row only counts when nothing else exists.
+# The latest state per date in a range (any run), optionally one run only. "Latest" is the run
+# dispatched last (the fencing order), so a stale run's late message cannot make its state the
+# date's state; a `superseded` state only counts when nothing else exists.
 LATEST_BY_DATE = Sql(
     "ledger.latest_by_date",
-    """
+    f"""
+WITH state AS (
+  {states("game_date BETWEEN @start_date AND @end_date AND (@run_id IS NULL OR run_id = @run_id)")}
+)
 SELECT *
-FROM {backfill_ledger}
-WHERE game_date BETWEEN @start_date AND @end_date
-  AND (@run_id IS NULL OR run_id = @run_id)
-  AND (@calculation_version IS NULL OR calculation_version = @calculation_version)
+FROM state
+WHERE @calculation_version IS NULL OR calculation_version = @calculation_version
 QUALIFY ROW_NUMBER() OVER (
   PARTITION BY game_date
   ORDER BY IF(status = 'superseded', 1, 0), COALESCE(dispatched_at, created_at) DESC,
@@ -159,42 +203,74 @@ ORDER BY game_date
     {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING", "calculation_version": "STRING"},
 )
 
-# Every ledger row of one run (pcf status --run).
+# The state of every date of one run (pcf status --run).
 RUN_ROWS = Sql(
     "ledger.run_rows",
-    """
-SELECT *
-FROM {backfill_ledger}
-WHERE game_date BETWEEN @start_date AND @end_date AND run_id = @run_id
+    f"""
+WITH state AS (
+  {states("game_date BETWEEN @start_date AND @end_date AND run_id = @run_id")}
+)
+SELECT * FROM state
 ORDER BY game_date
 """,
     {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING"},
 )
 
-# The dead-letter consumer: mark the run's dates (one, or a chunk) `failed` unless they already
-# ended well (a copy of the message that succeeded must not be overwritten by the one that was
-# dead-lettered). One statement for the whole chunk.
+_FINAL_OK = ", ".join(f"'{status}'" for status in FINAL_OK)
+
+
+def _dead_lettered() -> str:
+    """The SELECT list of a dead-lettered key's new state: `failed` with the error, the rest
+    of its state kept; a key with no row gets the message's values."""
+    new = {
+        "mode": "@mode",
+        "forced": "FALSE",
+        "requested_by": "@requested_by",
+        "attempts": "@attempts",
+        "dispatched_at": "@dispatched_at",
+        "calculation_version": "@calculation_version",
+    }
+    out = []
+    for column in COLUMNS:
+        if column in ("run_id", "game_date"):
+            value = f"S.{column}"
+        elif column == "status":
+            value = "'failed'"
+        elif column == "error":
+            value = "@error"
+        elif column == "last_message_id":
+            value = "COALESCE(@last_message_id, P.last_message_id)"
+        elif column == "created_at":
+            value = "COALESCE(P.created_at, CURRENT_TIMESTAMP())"
+        elif column == "updated_at":
+            value = _UPDATED_AT
+        elif column in new:
+            value = f"IF(P.run_id IS NULL, {new[column]}, P.{column})"
+        else:
+            value = f"P.{column}"
+        out.append(f"  {value} AS {column}")
+    return ",\n".join(out)
+
+
+# The dead-letter consumer: the run's dates (one, or a chunk) become `failed` unless their
+# state already ended well (a copy of the message that succeeded must not be overwritten by the
+# one that was dead-lettered). One INSERT for the whole chunk; the affected count is the number
+# of dates marked.
 MARK_DEAD_LETTERED = Sql(
     "ledger.mark_dead_lettered",
-    """
-MERGE {backfill_ledger} AS T
-USING (SELECT @run_id AS run_id, d AS game_date FROM UNNEST(@game_dates) AS d) AS S
-ON T.game_date BETWEEN @start_date AND @end_date
-   AND T.game_date = S.game_date AND T.run_id = S.run_id
-WHEN MATCHED AND T.status NOT IN (
-  'succeeded', 'warned', 'forced', 'superseded', 'skipped_no_games', 'skipped_bootstrap'
-) THEN UPDATE SET
-  status = 'failed',
-  error = @error,
-  last_message_id = COALESCE(@last_message_id, T.last_message_id),
-  updated_at = CURRENT_TIMESTAMP()
-WHEN NOT MATCHED THEN INSERT (
-  run_id, game_date, status, mode, forced, requested_by, attempts, last_message_id, error,
-  dispatched_at, calculation_version, created_at, updated_at
-) VALUES (
-  S.run_id, S.game_date, 'failed', @mode, FALSE, @requested_by, @attempts, @last_message_id,
-  @error, @dispatched_at, @calculation_version, CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()
+    f"""
+INSERT INTO {{backfill_ledger}} ({_INSERT_COLUMNS})
+WITH prev AS (
+  {states("game_date BETWEEN @start_date AND @end_date AND run_id = @run_id")}
+),
+keys AS (
+  SELECT DISTINCT @run_id AS run_id, d AS game_date FROM UNNEST(@game_dates) AS d
 )
+SELECT
+{_dead_lettered()}
+FROM keys AS S
+LEFT JOIN prev AS P ON P.run_id = S.run_id AND P.game_date = S.game_date
+WHERE P.run_id IS NULL OR P.status NOT IN ({_FINAL_OK})
 """,
     {
         "run_id": "STRING",

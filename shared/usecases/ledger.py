@@ -1,4 +1,8 @@
-"""Per-date checkpoint and audit rows in nba_orchestration.backfill_ledger."""
+"""Per-date checkpoint and audit rows in nba_orchestration.backfill_ledger.
+
+Append-only: a step is one INSERT of the key's new full state (shared/sql/ledger.py); the state
+of a (run_id, game_date) is its latest row, and the older rows are its history.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ class LedgerUpdate:
     calculation_version: str | None = None
 
     def params(self) -> dict[str, Any]:
-        """Query parameters for ledger.upsert."""
+        """Query parameters for ledger.append."""
         if self.status not in STATUSES:
             raise ValueError(f"unknown ledger status {self.status!r}")
         values = dict(self.__dict__)
@@ -119,13 +123,13 @@ def record_failure(
 
 
 def record(warehouse: Warehouse, update: LedgerUpdate) -> None:
-    """Upsert one ledger step (one round trip)."""
-    warehouse.execute(sql.UPSERT, update.params())
+    """Append one ledger step (one INSERT, one round trip)."""
+    warehouse.execute(sql.APPEND, update.params())
 
 
 def record_many(warehouse: Warehouse, updates: Sequence[LedgerUpdate]) -> None:
-    """One ledger step for every date of a chunk in ONE mutating statement (one MERGE from
-    staged rows; a single date keeps the parameterised upsert)."""
+    """One ledger step for every date of a chunk in ONE INSERT (from staged rows; a single
+    date keeps the parameterised append). Never a mutating DML on the ledger."""
     if not updates:
         return
     if len(updates) == 1:
@@ -140,7 +144,7 @@ def record_many(warehouse: Warehouse, updates: Sequence[LedgerUpdate]) -> None:
     staging = warehouse.stage_rows("backfill_ledger", rows, tag=updates[0].run_id[-12:])
     try:
         warehouse.execute(
-            sql.UPSERT_MANY, {"start_date": min(days), "end_date": max(days)}, staging=staging
+            sql.APPEND_MANY, {"start_date": min(days), "end_date": max(days)}, staging=staging
         )
     finally:
         warehouse.drop_staging(staging)
@@ -153,7 +157,7 @@ def latest_by_date(
     run_id: str | None = None,
     calculation_version: str | None = None,
 ) -> dict[date, dict[str, Any]]:
-    """The latest ledger row per date in [start, end] (optionally of one run / version)."""
+    """The latest state per date in [start, end] (optionally of one run / version)."""
     rows = warehouse.query(
         sql.LATEST_BY_DATE,
         {

@@ -61,6 +61,8 @@ def record_dead_letter(app: App, msg: DeadLetter, delivery: Delivery) -> DeadLet
             "calculation_version": app.settings.calculation_version,
         },
     )
+    # One INSERT into the append-only ledger: the rows inserted are the dates marked (a date
+    # whose state already ended well gets no row).
     marked = affected > 0
     for day in dates:
         with log.log_context(game_date=day):

@@ -25,13 +25,18 @@ BigQuery's published limits that the model enforces (cloud.google.com/bigquery/q
   queued; a statement arriving at a full queue fails (quota error). The failing delivery raises,
   Pub/Sub redelivers it after the subscription's backoff (10 s minimum, doubling) and it runs
   again from the start; after max_delivery_attempts it is dead-lettered;
+- INSERT DML is not mutating: the first 1,500 INSERT statements on a table in a day run
+  immediately; after that at most 10 run per table with up to 100 queued, and one arriving at a
+  full queue fails the same way (cloud.google.com/bigquery/docs/data-manipulation-language);
 - 1,500 table operations (load jobs, jobs writing a destination table) per table per day and
   100,000 load jobs per project per day: exceeding either is a quota error;
 - billing: every query/DML job bills at least 10 MB per referenced table (on-demand pricing),
   or the estimated bytes scanned when larger. Load jobs and API calls are free.
 
 It prints modelled wall time, jobs by kind, DML queue peaks per table, quota errors, billed
-bytes per processed date, and the extrapolation to the origin's 918-date backfill.
+bytes per processed date, the extrapolation to the origin's 918-date backfill, and the ledger
+statements per chunk: the ledger is append-only, so a chunk must run 0 mutating DML on it (the
+run exits 1 otherwise).
 """
 
 from __future__ import annotations
@@ -66,6 +71,10 @@ MB = 1_000_000
 MIN_BILLED_PER_TABLE = 10 * MB
 DML_RUNNING_PER_TABLE = 2
 DML_QUEUED_PER_TABLE = 20
+INSERTS_IMMEDIATE_PER_TABLE_PER_DAY = 1_500
+INSERT_RUNNING_PER_TABLE = 10
+INSERT_QUEUED_PER_TABLE = 100
+LEDGER = "backfill_ledger"
 TABLE_OPERATIONS_PER_DAY = 1_500
 LOAD_JOBS_PER_PROJECT_PER_DAY = 100_000
 ORIGIN_DATES = 918  # the origin system's backfill (7.65 hours at 30-47 s per date)
@@ -311,6 +320,7 @@ class Limits:
     max_backoff: float = 600.0
     max_attempts: int = 5
     instances: dict[str, int] = field(default_factory=dict)
+    inserts_immediate_per_day: int = INSERTS_IMMEDIATE_PER_TABLE_PER_DAY
 
 
 @dataclass
@@ -322,6 +332,9 @@ class Result:
     billed: int = 0
     dml_queue_peak: dict[str, int] = field(default_factory=dict)
     dml_running_peak: dict[str, int] = field(default_factory=dict)
+    insert_queue_peak: dict[str, int] = field(default_factory=dict)
+    insert_running_peak: dict[str, int] = field(default_factory=dict)
+    inserts_per_table_day_peak: int = 0
     quota_errors: Counter[str] = field(default_factory=Counter)
     table_ops_peak: int = 0
     load_jobs: int = 0
@@ -361,9 +374,18 @@ def replay(traces: Mapping[str, Trace], limits: Limits) -> Result:
 
     free = dict(caps)
     waiting: dict[str, deque[tuple[str, int]]] = defaultdict(deque)  # fn → (message, attempt)
-    running: dict[str, int] = defaultdict(int)  # table → DML running
-    queued: dict[str, deque[Any]] = defaultdict(deque)  # table → blocked deliveries
+    # (kind, table) → statements running / deliveries waiting for a slot: mutating DML ("dml")
+    # and, past the day's immediate ones, INSERT DML ("insert_dml") each have their own.
+    running: dict[tuple[str, str], int] = defaultdict(int)
+    queued: dict[tuple[str, str], deque[Any]] = defaultdict(deque)
+    slots = {
+        "dml": (DML_RUNNING_PER_TABLE, DML_QUEUED_PER_TABLE),
+        "insert_dml": (INSERT_RUNNING_PER_TABLE, INSERT_QUEUED_PER_TABLE),
+    }
+    running_peak = {"dml": res.dml_running_peak, "insert_dml": res.insert_running_peak}
+    queue_peak = {"dml": res.dml_queue_peak, "insert_dml": res.insert_queue_peak}
     table_ops: Counter[tuple[str, int]] = Counter()
+    inserts_day: Counter[tuple[str, int]] = Counter()
     load_jobs_day: Counter[int] = Counter()
 
     @dataclass
@@ -372,7 +394,7 @@ def replay(traces: Mapping[str, Trace], limits: Limits) -> Result:
         fn: str
         attempt: int
         step: int = 0
-        holding: str | None = None
+        holding: tuple[str, str] | None = None
 
     def start(fn: str, t: float) -> None:
         while free[fn] and waiting[fn]:
@@ -404,12 +426,16 @@ def replay(traces: Mapping[str, Trace], limits: Limits) -> Result:
         backoff = min(limits.max_backoff, limits.min_backoff * 2 ** (run.attempt - 1))
         push(t + backoff, "arrive", (run.message_id, run.attempt + 1))
 
-    def release(table: str, t: float) -> None:
-        running[table] -= 1
-        if queued[table]:
-            nxt = queued[table].popleft()
-            running[table] += 1
-            res.dml_running_peak[table] = max(res.dml_running_peak.get(table, 0), running[table])
+    def occupy(slot: tuple[str, str]) -> None:
+        running[slot] += 1
+        peaks = running_peak[slot[0]]
+        peaks[slot[1]] = max(peaks.get(slot[1], 0), running[slot])
+
+    def release(slot: tuple[str, str], t: float) -> None:
+        running[slot] -= 1
+        if queued[slot]:
+            nxt = queued[slot].popleft()
+            occupy(slot)
             push(t + limits.job_latency, "dml_done", nxt)
 
     arrive(Recorder.ROOT, 0.0)
@@ -422,8 +448,8 @@ def replay(traces: Mapping[str, Trace], limits: Limits) -> Result:
         run: Run = payload
         if kind == "dml_done":
             assert run.holding is not None
-            table, run.holding = run.holding, None
-            release(table, t)
+            slot, run.holding = run.holding, None
+            release(slot, t)
             run.step += 1
         steps = traces[run.message_id].steps
         if run.step >= len(steps):
@@ -449,28 +475,56 @@ def replay(traces: Mapping[str, Trace], limits: Limits) -> Result:
             if load_jobs_day[day] > LOAD_JOBS_PER_PROJECT_PER_DAY:
                 fail(run, t, "load jobs/day per project")
                 continue
-        if step.kind == "dml":
-            table = _table_key(step.target)
-            if running[table] < DML_RUNNING_PER_TABLE:
-                running[table] += 1
-                res.dml_running_peak[table] = max(
-                    res.dml_running_peak.get(table, 0), running[table]
-                )
-                run.holding = table
+        limited = step.kind == "dml"
+        if step.kind == "insert_dml":
+            # The day's first INSERTs on a table run at once, like any query; then slots.
+            key = (_table_key(step.target), day)
+            inserts_day[key] += 1
+            res.inserts_per_table_day_peak = max(res.inserts_per_table_day_peak, inserts_day[key])
+            limited = inserts_day[key] > limits.inserts_immediate_per_day
+        if limited:
+            slot = (step.kind, _table_key(step.target))
+            most_running, most_queued = slots[step.kind]
+            what = "DML" if step.kind == "dml" else "INSERT"
+            if running[slot] < most_running:
+                occupy(slot)
+                run.holding = slot
                 push(t + limits.job_latency, "dml_done", run)
-            elif len(queued[table]) < DML_QUEUED_PER_TABLE:
-                run.holding = table
-                queued[table].append(run)
-                res.dml_queue_peak[table] = max(
-                    res.dml_queue_peak.get(table, 0), len(queued[table])
-                )
+            elif len(queued[slot]) < most_queued:
+                run.holding = slot
+                queued[slot].append(run)
+                peaks = queue_peak[step.kind]
+                peaks[slot[1]] = max(peaks.get(slot[1], 0), len(queued[slot]))
             else:
-                fail(run, t, f"DML queue full on {table}")
+                fail(run, t, f"{what} queue full on {slot[1]}")
             continue
         latency = limits.api_latency if step.kind == "api" else limits.job_latency
         run.step += 1
         push(t + latency, "step", run)
     return res
+
+
+def ledger_dml_per_chunk(traces: Mapping[str, Trace]) -> list[tuple[int, int]]:
+    """(mutating DML, INSERT DML) statements on the ledger per chunk: one process_date
+    delivery and the validate_coverage deliveries it handed its dates to."""
+    out = []
+    for trace in traces.values():
+        if trace.topic != "process_date":
+            continue
+        ids = [trace.message_id] + [
+            s.message_id
+            for s in trace.steps
+            if isinstance(s, Publish) and s.topic == "validate_coverage"
+        ]
+        jobs = [
+            step
+            for i in ids
+            if i in traces
+            for step in traces[i].steps
+            if isinstance(step, Job) and (step.target or "").split(".")[-1] == LEDGER
+        ]
+        out.append((sum(j.kind == "dml" for j in jobs), sum(j.kind == "insert_dml" for j in jobs)))
+    return out
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -495,8 +549,15 @@ def seeded_copy(seasons: int, tmp: Path) -> tuple[Path, str]:
     return db, label
 
 
-def report(label: str, processed: int, res: Result, limits: Limits, trace_s: float) -> None:
-    """Print one model run."""
+def report(
+    label: str,
+    processed: int,
+    res: Result,
+    limits: Limits,
+    trace_s: float,
+    chunks: list[tuple[int, int]],
+) -> None:
+    """Print one model run (``chunks``: the ledger statements per chunk)."""
     per_date = res.wall_s / max(processed, 1)
     jobs = sum(v for k, v in res.jobs.items() if k != "api")
     caps = topology_instances()[0] | limits.instances
@@ -504,6 +565,12 @@ def report(label: str, processed: int, res: Result, limits: Limits, trace_s: flo
     peaks = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(res.dml_queue_peak.items()))
     running = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(res.dml_running_peak.items()))
     errors = ", ".join(f"{k}: {v}" for k, v in res.quota_errors.items()) or "none"
+    inserts = ", ".join(
+        f"{k.split('.')[-1]} {v}/{res.insert_queue_peak.get(k, 0)}"
+        for k, v in sorted(res.insert_running_peak.items())
+    )
+    mutating = [m for m, _ in chunks]
+    appends = [n for _, n in chunks]
     rows = [
         (
             "modelled wall time",
@@ -517,6 +584,18 @@ def report(label: str, processed: int, res: Result, limits: Limits, trace_s: flo
             "quota errors",
             f"{sum(res.quota_errors.values())}",
             f"{errors}; redeliveries {res.redeliveries}, dead letters {res.dead_letters}",
+        ),
+        (
+            "INSERT DML/table/day peak",
+            f"{res.inserts_per_table_day_peak}",
+            f"immediate up to {limits.inserts_immediate_per_day:,}, then 10 running + 100 "
+            f"queued: running/queued peak {inserts or '-'}",
+        ),
+        (
+            "ledger DML per chunk",
+            f"{max(mutating, default=0)}",
+            f"mutating (must be 0) in each of {len(chunks)} chunks; INSERT "
+            f"{min(appends, default=0)}-{max(appends, default=0)} per chunk",
         ),
         ("load jobs", f"{res.load_jobs}", f"peak operations/table/day {res.table_ops_peak}"),
         (
@@ -562,15 +641,21 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--instances {spec}: use FUNCTION=N with N >= 1")
         overrides[name] = int(n)
     limits = Limits(job_latency=args.job_latency, api_latency=args.api_latency, instances=overrides)
+    mutating = 0
     with tempfile.TemporaryDirectory(prefix="pcf-bqmodel-") as tmp_name:
         tmp = Path(tmp_name)
         for seasons in args.seasons:
             db, label = seeded_copy(seasons, tmp)
             traces, processed, trace_s = trace_backfill(db)
             res = replay(traces, limits)
-            report(label, processed, res, limits, trace_s)
+            chunks = ledger_dml_per_chunk(traces)
+            mutating += sum(m for m, _ in chunks)
+            report(label, processed, res, limits, trace_s, chunks)
             shutil.rmtree(tmp / f"synthetic{seasons}", ignore_errors=True)
             db.unlink(missing_ok=True)
+    if mutating:
+        print(f"FAIL: {mutating} mutating DML statement(s) on the ledger; it must be append-only")
+        return 1
     return 0
 
 

@@ -27,6 +27,7 @@ from shared.messages import CleanupRequest, ProcessDate, ValidateCoverage
 from shared.rules.cleanup import backup_table_name
 from shared.rules.planning import staging_table_name
 from shared.sql import cleanup as cleanup_sql
+from shared.sql import explain as explain_sql
 from shared.sql import ledger as ledger_sql
 from shared.sql import processing as processing_sql
 from shared.tools.local_bus import LocalBus
@@ -63,11 +64,6 @@ PCF_COUNTS = Sql(
     "SELECT game_date, COUNT(*) AS n_rows, COUNT(DISTINCT player_lookup) AS n_players"
     " FROM {player_composite_factors} WHERE game_date BETWEEN @a AND @b"
     " GROUP BY game_date ORDER BY game_date",
-    {"a": "DATE", "b": "DATE"},
-)
-LEDGER_ALL = Sql(
-    "it.ledger_all",
-    "SELECT * FROM {backfill_ledger} WHERE game_date BETWEEN @a AND @b ORDER BY game_date, run_id",
     {"a": "DATE", "b": "DATE"},
 )
 UPCG_ROWS = Sql(
@@ -326,7 +322,7 @@ def test_failing_statements_raise_instead_of_returning_nothing(wh_app: App) -> N
 # -- the ledger --------------------------------------------------------------------------------
 
 
-def test_ledger_upsert_queue_many_and_latest(wh_app: App) -> None:
+def test_ledger_append_queue_many_dead_letter_and_latest(wh_app: App) -> None:
     wh = wh_app.warehouse
     d1, d2, d3 = date(2031, 3, 1), date(2031, 3, 2), date(2031, 3, 3)
     ledger.record(
@@ -401,13 +397,24 @@ def test_ledger_upsert_queue_many_and_latest(wh_app: App) -> None:
     ledger.record(wh, LedgerUpdate("run-b", d2, "failed", error="boom"))
     ledger.record(wh, LedgerUpdate("run-b", d3, "skipped_no_games"))
 
-    rows = wh.query(LEDGER_ALL, {"a": d1, "b": d3})
-    assert sorted((r["run_id"], r["game_date"]) for r in rows) == [
-        ("run-a", d1),
-        ("run-a", d2),
-        ("run-b", d2),
-        ("run-b", d3),
-    ]  # one row per (run, date)
+    # Append-only: every step is a row, the state of a (run, date) is its latest row.
+    steps = wh.query(explain_sql.STEPS, {"start_date": d1, "end_date": d3})
+    assert [(r["run_id"], r["game_date"], r["status"], r["attempts"]) for r in steps] == [
+        ("run-a", d1, "queued", 0),
+        ("run-a", d1, "processing", 1),
+        ("run-a", d1, "written", 1),
+        ("run-a", d1, "succeeded", 1),
+        ("run-a", d2, "queued", 0),
+        ("run-b", d2, "failed", 0),
+        ("run-b", d3, "skipped_no_games", 0),
+    ]
+    states = wh.query(explain_sql.HISTORY, {"start_date": d1, "end_date": d3})
+    assert sorted((r["run_id"], r["game_date"], r["status"]) for r in states) == [
+        ("run-a", d1, "succeeded"),
+        ("run-a", d2, "queued"),
+        ("run-b", d2, "failed"),
+        ("run-b", d3, "skipped_no_games"),
+    ]  # one state per (run, date)
     latest = ledger.latest_by_date(wh, d1, d3)
     assert {d: (r["run_id"], r["status"]) for d, r in latest.items()} == {
         d1: ("run-a", "succeeded"),
@@ -416,6 +423,33 @@ def test_ledger_upsert_queue_many_and_latest(wh_app: App) -> None:
     }
     only_a = ledger.latest_by_date(wh, d1, d3, run_id="run-a")
     assert {d: r["status"] for d, r in only_a.items()} == {d1: "succeeded", d2: "queued"}
+
+    # The dead-letter consumer's one INSERT: d1 ended well and stays; d2 (queued) and d3 (no
+    # row of run-a) become failed; BigQuery's affected-row count is the rows inserted.
+    marked = wh.execute(
+        ledger_sql.MARK_DEAD_LETTERED,
+        {
+            "game_dates": [d1, d2, d3],
+            "start_date": d1,
+            "end_date": d3,
+            "run_id": "run-a",
+            "error": "dead-lettered after 5 attempts (ProcessDate)",
+            "last_message_id": "m-dl",
+            "mode": "backfill",
+            "requested_by": "it",
+            "attempts": 5,
+            "dispatched_at": None,
+            "calculation_version": "v1_4factors",
+        },
+    )
+    assert marked == 2
+    after = ledger.latest_by_date(wh, d1, d3, run_id="run-a")
+    assert {d: (r["status"], r["attempts"]) for d, r in after.items()} == {
+        d1: ("succeeded", 1),
+        d2: ("failed", 0),
+        d3: ("failed", 5),
+    }
+    assert after[d2]["mode"] == "backfill"  # the queued state is kept, only the status moves
 
 
 # -- one real date through the adapter ---------------------------------------------------------

@@ -32,6 +32,8 @@ from shared.clock import et_today
 from shared.entrypoint import Delivery
 from shared.messages import BackfillRequest, ProcessDate
 from shared.rules import statuses
+from shared.sql import explain as explain_sql
+from shared.sql import ledger as ledger_sql
 from shared.tools.seed.load import inject_stale_upcg, seed
 from shared.tools.stack import PubSubPlan, SubscriptionInfo, provision_pubsub, push_endpoint
 from shared.topology import load_topology
@@ -75,12 +77,6 @@ PGS_PLAYERS = Sql(
     "e2e.pgs_players",
     "SELECT COUNT(DISTINCT player_lookup) AS n FROM {player_game_summary} WHERE game_date = @d",
     {"d": "DATE"},
-)
-RUN_LEDGER_ROWS = Sql(
-    "e2e.run_ledger_rows",
-    "SELECT game_date, status, attempts FROM {backfill_ledger}"
-    " WHERE game_date BETWEEN @a AND @b AND run_id = @run_id ORDER BY game_date",
-    {"a": "DATE", "b": "DATE", "run_id": "STRING"},
 )
 CLEANUP_SINCE = Sql(
     "e2e.cleanup_since",
@@ -349,11 +345,28 @@ def test_the_same_message_published_twice_gives_identical_tables(
     assert {d: (r["status"], r["attempts"]) for d, r in rows.items()} == {
         d: ("succeeded", 2) for d in EXPECTED
     }
-    # One ledger row per (run, date), however many deliveries.
-    ledger_rows = season.warehouse.query(
-        RUN_LEDGER_ROWS, {"a": START, "b": END, "run_id": first_backfill.run_id}
+    # One state per (run, date), however many deliveries; the append-only ledger keeps every
+    # step of both passes (the redelivered request queues nothing twice).
+    states = season.warehouse.query(
+        ledger_sql.RUN_ROWS, {"start_date": START, "end_date": END, "run_id": first_backfill.run_id}
     )
-    assert [r["game_date"] for r in ledger_rows] == sorted(EXPECTED)
+    assert [r["game_date"] for r in states] == sorted(EXPECTED)
+    history: dict[date, list[tuple[str, int]]] = {}
+    for r in season.warehouse.query(explain_sql.STEPS, {"start_date": START, "end_date": END}):
+        if r["run_id"] == first_backfill.run_id:
+            history.setdefault(r["game_date"], []).append((r["status"], r["attempts"]))
+    assert history == {
+        d: [
+            ("queued", 0),
+            ("processing", 1),
+            ("written", 1),
+            ("succeeded", 1),
+            ("processing", 2),
+            ("written", 2),
+            ("succeeded", 2),
+        ]
+        for d in EXPECTED
+    }
 
     assert content(season.warehouse.query(PCF_RANGE, {"a": START, "b": END})) == (
         first_backfill.pcf

@@ -87,6 +87,10 @@ def test_explain_shows_every_run_in_order(
         ("forced", "UPCG"),
         ("succeeded", "PGS_SYNTHETIC"),
     ]
+    # Each run's steps, oldest first (the append-only ledger keeps them), end in its state.
+    assert [[s["status"] for s in r["steps"]] for r in runs] == [
+        ["queued", "processing", "written", status] for status in [r["status"] for r in runs]
+    ]
     blocked, forced, fixed = runs[1:]
     # The demo kept 1 UPCG player on the incident date: everyone else is missing.
     assert (blocked["expected_players"], blocked["actual_players"]) == (expected, 1)

@@ -44,9 +44,11 @@ PGS_PLAYERS = Sql(
     " WHERE game_date BETWEEN @a AND @b GROUP BY game_date",
     {"a": "DATE", "b": "DATE"},
 )
+# Every ledger row (each step of each run and date: the ledger is append-only).
 LEDGER_ROWS = Sql(
     "t.ledger_rows",
-    "SELECT * FROM {backfill_ledger} WHERE game_date BETWEEN @a AND @b ORDER BY game_date, run_id",
+    "SELECT * FROM {backfill_ledger} WHERE game_date BETWEEN @a AND @b"
+    " ORDER BY game_date, run_id, updated_at, status",
     {"a": "DATE", "b": "DATE"},
 )
 

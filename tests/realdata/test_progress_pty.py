@@ -27,6 +27,7 @@ import pytest
 
 from shared.config import REPO_ROOT, Settings
 from shared.rules.statuses import FINAL_OK
+from shared.sql import ledger as ledger_sql
 from shared.tools.cli.main import main
 from shared.warehouse import Sql
 
@@ -36,9 +37,11 @@ SEASON = Sql(
     "test.season",
     "SELECT MIN(game_date) AS a, MAX(game_date) AS b FROM {nba_schedule}",
 )
+# Dates per state (the latest row of each of the run's dates: the ledger is append-only).
 LEDGER = Sql(
     "test.run_statuses",
-    "SELECT status, COUNT(*) AS n FROM {backfill_ledger} WHERE run_id = @run_id GROUP BY status",
+    f"WITH state AS ({ledger_sql.states('game_date IS NOT NULL AND run_id = @run_id')}) "
+    "SELECT status, COUNT(*) AS n FROM state GROUP BY status",
     {"run_id": "STRING"},
 )
 BAR = re.compile(r"(\d+)/(\d+) dates\s+(\d+\.\d) dates/s\s+ETA\s+(\d+:\d\d:\d\d|-:--:--)")

@@ -52,8 +52,8 @@ def test_a_chunk_costs_a_constant_number_of_statements(app: App, size: int, chun
 
     # Per chunk: one plan, one context query (all PGS_SYNTHETIC here), one staging write, one
     # audit, one fenced publish, one verification, and ONE ledger statement per step
-    # (processing, written, verdicts); a one-date chunk uses the parameterised upsert.
-    ledger_name = "ledger.upsert_many" if size > 1 else "ledger.upsert"
+    # (processing, written, verdicts); a one-date chunk uses the parameterised append.
+    ledger_name = "ledger.append_many" if size > 1 else "ledger.append"
     assert wh.calls["processing.date_plan"] == 1 + chunks  # dispatch's + one per chunk
     assert wh.calls["processing.context_from_pgs"] == chunks
     assert wh.calls["processing.context_from_upcg"] == 0

@@ -15,6 +15,7 @@ from shared.bus.base import Publisher
 from shared.clock import et_today
 from shared.entrypoint import Delivery, run
 from shared.messages import Alert, BackfillRequest, Message, ProcessDate
+from shared.sql import ledger as ledger_sql
 from shared.usecases import ledger
 from shared.usecases.dispatch_backfill import (
     RequestError,
@@ -72,16 +73,30 @@ def seed_mini_season(app: App) -> None:
     app.warehouse.insert_rows("player_game_summary", pgs)
 
 
+# The state of every (run, date) key: the ledger is append-only, its latest row per key.
 ALL_LEDGER = Sql(
     "test.all_ledger",
-    "SELECT * FROM {backfill_ledger} WHERE game_date >= @d ORDER BY game_date, run_id",
+    f"WITH state AS ({ledger_sql.states('game_date >= @d')}) "
+    "SELECT * FROM state ORDER BY game_date, run_id",
+    {"d": "DATE"},
+)
+# Every row (step) of every key, oldest first per key.
+ALL_LEDGER_STEPS = Sql(
+    "test.all_ledger_steps",
+    "SELECT * FROM {backfill_ledger} WHERE game_date >= @d "
+    f"ORDER BY game_date, run_id, updated_at, {ledger_sql.STEP_RANK}",
     {"d": "DATE"},
 )
 
 
 def all_ledger_rows(app: App) -> list[dict[str, Any]]:
-    """Every ledger row of every run."""
+    """The state of every (run, date) key of every run."""
     return app.warehouse.query(ALL_LEDGER, {"d": date(2000, 1, 1)})
+
+
+def all_ledger_steps(app: App) -> list[dict[str, Any]]:
+    """Every ledger row (each step of each key), oldest first per key."""
+    return app.warehouse.query(ALL_LEDGER_STEPS, {"d": date(2000, 1, 1)})
 
 
 def process_messages(bus: Any) -> list[ProcessDate]:

@@ -11,7 +11,9 @@ from shared.app import App
 from shared.entrypoint import Delivery
 from shared.messages import ProcessDate
 from shared.rules.planning import staging_table_name
+from shared.sql import explain as explain_sql
 from shared.sql import processing as sql
+from shared.usecases import ledger
 from shared.usecases.process_date import process_date
 from shared.warehouse import Sql
 
@@ -86,6 +88,16 @@ def staged(app: App, run_id: str, day: date = D) -> list[dict[str, Any]]:
     )
 
 
+def state(app: App, run_id: str, day: date) -> dict[str, Any]:
+    """The ledger state (latest row) of one run's date."""
+    return ledger.latest_by_date(app.warehouse, day, day, run_id=run_id)[day]
+
+
+def steps(app: App, day: date) -> list[dict[str, Any]]:
+    """Every ledger row (step) of a date, oldest first: the append-only history."""
+    return app.warehouse.query(explain_sql.STEPS, {"start_date": day, "end_date": day})
+
+
 def unwired(app: App) -> App:
     """The same warehouse with a bus nobody consumes: process_date alone, no validation."""
     from shared.tools.local_bus import LocalBus
@@ -150,9 +162,7 @@ def test_process_writes_fallback_rows_with_fatigue_70(app: App, logs: Any) -> No
     handoff = alone.bus.messages("validate_coverage")  # type: ignore[attr-defined]
     assert len(handoff) == 1
     assert handoff[0].rows_written == 2
-    ledger = app.warehouse.query(
-        Sql("t", "SELECT * FROM {backfill_ledger} WHERE game_date = @d"), {"d": D}
-    )[0]
+    ledger = state(app, "r1", D)
     assert (ledger["status"], ledger["staging_table"]) == ("written", result.staging_table)
     assert ledger["source_reason"].startswith("upcg_empty: UPCG has 0/2 players")
     assert ledger["dispatched_at"] is not None
@@ -211,10 +221,11 @@ def test_skips_write_nothing_and_record_the_ledger(app: App, day: date, status: 
     result = process_date(app, ProcessDate(run_id="r1", game_date=day), DELIVERY)
     assert result.status == status
     assert output(app, day) == []
-    ledger = app.warehouse.query(
-        Sql("t", "SELECT status, attempts FROM {backfill_ledger} WHERE game_date = @d"), {"d": day}
-    )
-    assert ledger == [{"status": status, "attempts": 1}]
+    assert [(r["status"], r["attempts"]) for r in steps(app, day)] == [
+        ("processing", 1),
+        (status, 1),
+    ]
+    assert (state(app, "r1", day)["status"], state(app, "r1", day)["attempts"]) == (status, 1)
     assert app.bus.messages("validate_coverage") == []  # type: ignore[attr-defined]
 
 
@@ -243,11 +254,10 @@ def test_permanent_failure_is_recorded_failed_with_an_alert(app: App, logs: Any)
         process_date,
         app=app,
     )  # acknowledged: a missing table never heals by retrying
-    ledger = app.warehouse.query(
-        Sql("t", "SELECT status, error FROM {backfill_ledger} WHERE game_date = @d"), {"d": D}
-    )
-    assert ledger[0]["status"] == "failed"
-    assert "player_shot_zone_analysis" in ledger[0]["error"]
+    ledger = state(app, "r1", D)
+    assert ledger["status"] == "failed"
+    assert "player_shot_zone_analysis" in ledger["error"]
+    assert [r["status"] for r in steps(app, D)] == ["processing", "failed"]
     alerts = app.bus.messages("alerts")  # type: ignore[attr-defined]
     assert [a.kind for a in alerts] == ["processing_failed"]
     assert logs.find("ERROR", "failed permanently")

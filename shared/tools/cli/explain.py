@@ -161,10 +161,17 @@ def explain_date(app: Any, day: date) -> dict[str, Any]:
     wh = app.warehouse
     window = {"start_date": day, "end_date": day}
     runs = [run_view(r) for r in wh.query(sql.HISTORY, window)]
+    # The append-only ledger keeps every step of every run: how each got to its state.
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for row in wh.query(sql.STEPS, window):
+        steps.setdefault(row["run_id"], []).append(
+            {k: row.get(k) for k in ("status", "attempts", "updated_at", "error")}
+        )
     for run in runs:
         run["source_reason_derived"] = (
             None if run["source_reason"] else derived_reason(run, app.settings)
         )
+        run["steps"] = steps.get(run["run_id"], [])
     games = sum(int(r["games"]) for r in wh.query(sql.GAMES_BY_DATE, window))
     players = wh.query(sql.PLAYERS_BY_DATE, window)
     expected = int(players[0]["expected_players"]) if players else 0
@@ -262,6 +269,9 @@ def print_explain(doc: Mapping[str, Any]) -> None:
         for i, r in enumerate(runs, 1):
             if r.get("error"):
                 print(f"  run #{i} error: {r['error']}")
+        for i, r in enumerate(runs, 1):
+            if r.get("steps"):
+                print(f"  run #{i} steps: " + " → ".join(s["status"] for s in r["steps"]))
     live_by_run = doc["live_by_run"]
     if live_by_run:
         parts = [f"{x['players']} from run {x['run_id']} ({x['data_source']})" for x in live_by_run]
