@@ -275,7 +275,7 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
         dead = len(bus.dead_letters())
     finally:
         app.close()  # also stops the render workers: their CPU is in RUSAGE_CHILDREN now
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_worker_rss = getattr(app.renderer, "peak_worker_rss", None)
     return {
         "game_dates": len(dates),
@@ -284,7 +284,7 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
         "statuses": dict(statuses),
         "seconds": seconds,
         # This process and its render worker processes (their start-up included).
-        "cpu_seconds": cpu_seconds + workers.ru_utime + workers.ru_stime,
+        "cpu_seconds": cpu_seconds + children.ru_utime + children.ru_stime,
         # From each worker's own VmHWM (RUSAGE_CHILDREN's ru_maxrss counts a child's pages
         # between fork and exec, i.e. this process's size).
         "worker_rss": peak_worker_rss() if callable(peak_worker_rss) else 0,
