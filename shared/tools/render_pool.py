@@ -255,6 +255,17 @@ class ProcessPoolRenderer:
             out.extend(rendered if rendered is not None else render(part))
         return out
 
+    def start(self) -> None:
+        """Start every worker now (they import while the caller plans and queries), instead of
+        on the first large chunk. A closed renderer starts nothing."""
+        if self._closed:
+            return
+        taken: list[_Worker] = []
+        while (worker := self._take(block=False)) is not None:
+            taken.append(worker)
+        for worker in taken:  # only those taken here: a busy worker stays its caller's
+            self._idle.put(worker)
+
     def worker_cpu(self) -> float:
         """CPU seconds the workers spent on the calling thread's jobs so far (benchmarks add it
         to the thread's own CPU time)."""
@@ -274,6 +285,13 @@ class ProcessPoolRenderer:
                 self._peak_rss = max(self._peak_rss, worker.peak_rss())
         for worker in workers:
             worker.stop()
+
+
+def warm(app: App) -> None:
+    """Start the App's render workers now, if it has any (a backfill is about to run)."""
+    start = getattr(app.renderer, "start", None)
+    if callable(start):
+        start()
 
 
 def install(app: App) -> App:

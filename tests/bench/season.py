@@ -237,6 +237,7 @@ def phase_backfill(db: Path, workers: int) -> dict[str, Any]:
     app = App(settings=plain.settings, warehouse=tally, bus=bus, renderer=plain.renderer)
     bus.renderer = app.renderer
     wire_local_bus(app, bus)
+    render_pool.warm(app)  # as `pcf backfill` does
     try:
         dates = game_dates(app)
         trips_before, tally.thread_trips = tally.round_trips, 0

@@ -97,6 +97,24 @@ def test_a_dead_worker_falls_back_in_process_then_a_fresh_one(
         closed(jobs)
 
 
+def test_warm_starts_every_worker_before_the_first_chunk(real_app: App) -> None:
+    renderer = ProcessPoolRenderer(3)
+    real_app.renderer = renderer
+    try:
+        render_pool.warm(real_app)
+        pids = {w.proc.pid for w in renderer._workers}
+        assert len(pids) == 3
+        assert [r.rows for r in renderer(_jobs(real_app))] == [
+            r.rows for r in render(_jobs(real_app))
+        ]
+        assert {w.proc.pid for w in renderer._workers} == pids  # the warm ones did the work
+    finally:
+        renderer.close()
+    render_pool.warm(real_app)  # closed: nothing to start, no error
+    real_app.renderer = render
+    render_pool.warm(real_app)  # in process: nothing to start
+
+
 def test_workers_exit_when_their_parent_goes(real_app: App) -> None:
     """A worker's stdin is its parent's alone: when it closes (the parent exits or is
     killed), the worker exits instead of lingering as an orphan."""

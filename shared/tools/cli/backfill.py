@@ -164,6 +164,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 0
 
     from shared.entrypoint import Delivery
+    from shared.tools import render_pool
     from shared.tools.registry import wire_local_bus
     from shared.usecases.dispatch_backfill import dispatch_backfill
 
@@ -190,6 +191,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 )
             return 0
         wire_local_bus(app, bus)
+        render_pool.warm(app)
         started = time.monotonic()
         result = None
         try:
