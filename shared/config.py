@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     max_dates_per_request: int = Field(default=400, ge=1, le=5000)
     # Dates per ProcessDate message: the chunk is planned, computed, staged, audited and
     # published with a constant number of statements (README "Throughput"). 1 = per date.
-    chunk_size: int = Field(default=30, ge=1, le=400)
+    chunk_size: int = Field(default=50, ge=1, le=400)
 
     # TTL cleanup (RULES §5).
     ttl_days: int = Field(default=7, ge=1, le=365)

@@ -107,7 +107,7 @@ variable "max_dates_per_request" {
 variable "chunk_size" {
   type        = number
   description = "Game dates per ProcessDate message: planned, computed, audited and published with a constant number of BigQuery jobs (PCF_CHUNK_SIZE)."
-  default     = 30
+  default     = 50
 }
 
 variable "ttl_days" {

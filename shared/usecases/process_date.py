@@ -112,7 +112,7 @@ class _Staged:
 
     plan: DatePlan
     decision: SourceDecision
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0  # rows staged (the rows themselves are dropped once written)
     rejected: list[str] = field(default_factory=list)
 
 
@@ -191,24 +191,27 @@ def _process(
     for day, item in staged.items():
         by_source.setdefault(item.decision.source, []).append(day)
     contexts = load_contexts(app, by_source)
-    processed_at = app.clock()
-    all_rows: list[dict[str, Any]] = []
     jobs = [
-        RenderJob(contexts[day], day, item.decision.source, s.calculation_version)
+        RenderJob(contexts.pop(day), day, item.decision.source, s.calculation_version)
         for day, item in staged.items()
     ]
-    for item, rendered in zip(staged.values(), app.renderer(jobs), strict=True):
-        item.rows, item.rejected = rendered.rows, rendered.rejected
-        for row in item.rows:
+    processed_at = app.clock()
+    all_rows: list[dict[str, Any]] = []
+    for job, rendered in zip(jobs, app.renderer(jobs), strict=True):
+        item = staged[job.game_date]
+        item.rows, item.rejected = len(rendered.rows), rendered.rejected
+        for row in rendered.rows:
             row["run_id"] = msg.run_id
             row["processed_at"] = processed_at
-        all_rows.extend(item.rows)
+        all_rows.extend(rendered.rows)
+    del jobs  # a chunk's contexts are not held while its rows are written
     # WRITE only: the rows go to this run's own staging table (one per chunk); the live
     # partitions are untouched until validate_coverage has audited them (RULES §4).
     written = sorted(staged)
     staging = staging_table_name(msg.run_id, written[0], written[-1]) if written else None
     if staging is not None:
         wh.write_staging_table(OUTPUT_TABLE, staging, all_rows)
+    del all_rows
     for day in written:
         item = staged[day]
         decision, plan = item.decision, item.plan
@@ -221,9 +224,9 @@ def _process(
                 )
             log.event(
                 "INFO",
-                f"staged {len(item.rows)} rows for {day} from {decision.source} in {staging} "
+                f"staged {item.rows} rows for {day} from {decision.source} in {staging} "
                 "(not live until audited)",
-                rows_written=len(item.rows),
+                rows_written=item.rows,
                 rows_rejected=len(item.rejected),
                 data_source=decision.source,
                 expected_players=decision.expected,
@@ -236,7 +239,7 @@ def _process(
                 status="written",
                 expected_players=decision.expected,
                 upcg_players=plan.upcg_players,
-                actual_players=len(item.rows),
+                actual_players=item.rows,
                 data_source=decision.source,
                 source_reason=f"{decision.reason}: {decision.message}",
                 staging_table=staging,
@@ -254,7 +257,7 @@ def _process(
             upcg_players=plan.upcg_players,
             data_source=decision.source,
             reason=decision.reason,
-            rows_written=len(item.rows),
+            rows_written=item.rows,
             rows_rejected=len(item.rejected),
             rejected=item.rejected,
             staging_table=staging,
@@ -285,7 +288,7 @@ def _handoff(
                     data_source=staged[day].decision.source,  # type: ignore[arg-type]
                     upcg_players=staged[day].plan.upcg_players,
                     expected_players=staged[day].decision.expected,
-                    rows_written=len(staged[day].rows),
+                    rows_written=staged[day].rows,
                     rows_rejected=len(staged[day].rejected),
                 )
                 for day in written
@@ -301,7 +304,7 @@ def _handoff(
         data_source=first.decision.source,  # type: ignore[arg-type]
         upcg_players=first.plan.upcg_players,
         expected_players=first.decision.expected,
-        rows_written=len(first.rows),
+        rows_written=first.rows,
         rows_rejected=len(first.rejected),
         dispatched_at=dispatched_at,
     )

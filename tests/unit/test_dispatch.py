@@ -257,7 +257,7 @@ def test_dry_run_sends_nothing_and_writes_nothing(app: App) -> None:
     [
         (1, [[15], [16], [17], [18], [19], [22]]),
         (4, [[15, 16, 17, 18], [19, 22]]),
-        (None, [[15, 16, 17, 18, 19, 22]]),  # the setting (30) holds them all
+        (None, [[15, 16, 17, 18, 19, 22]]),  # the setting (50) holds them all
     ],
 )
 def test_dispatch_queues_then_sends_chunks_of_game_dates(
