@@ -143,7 +143,9 @@ def test_full_season_bar_then_ctrl_c(real_seeded_file: Path, tmp_path: Path) -> 
     start, end = season["a"].isoformat(), season["b"].isoformat()
     run_id = "pty-run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PCF_") or k == "PCF_DATA_DIR"}
-    env.update({"TERM": "xterm-256color", "PCF_LOG_LEVEL": "INFO"})
+    # Chunks of 10 dates: 15 chunks for the season, so when Ctrl-C arrives after the first ones
+    # finished, some have not started (with the default 50 both workers already hold the rest).
+    env.update({"TERM": "xterm-256color", "PCF_LOG_LEVEL": "INFO", "PCF_CHUNK_SIZE": "10"})
     argv = [sys.executable, "-m", "shared.tools.cli", "backfill", "--start-date", start,
             "--end-date", end, "--run-id", run_id, "--warehouse", url]  # fmt: skip
     term = Terminal(argv, env)
