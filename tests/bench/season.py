@@ -546,7 +546,7 @@ def run_all(synthetic: bool, workers: int, keep: Path | None, repeat: int, seaso
             seed_n = _child(
                 "seed", tmp / "seed_n.json", db=multi, data_dir=None, scratch=tmp, seasons=seasons
             )
-            runs_n = backfills(multi, tmp, f"backfill{seasons}", workers, max(1, repeat - 1))
+            runs_n = backfills(multi, tmp, f"backfill{seasons}", workers, repeat)
             floor_n = _child(
                 "floor", tmp / "floor_n.json", db=tmp / f"backfill{seasons}.duckdb", repeat=3
             )
