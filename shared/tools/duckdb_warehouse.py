@@ -200,7 +200,7 @@ class DuckDBWarehouse(Warehouse):
         # Without a cap DuckDB keeps up to 80 % of the RAM in cached blocks and writes not yet
         # checkpointed; with it, it evicts to the file or spills to ``<file>.tmp`` (64 MiB keeps
         # a five-season backfill under 400 MiB). A statement that needs more (a large chunk's
-        # publish) fails with Out of Memory and is rolled back; the cap then doubles and it runs
+        # publish) fails with Out of Memory and is rolled back; the cap then grows by half and it runs
         # again (_roomy). Only a file can evict: an in-memory database keeps DuckDB's default.
         self._memory_mb: int | None = None
         self._memory_lock = threading.Lock()
@@ -222,7 +222,7 @@ class DuckDBWarehouse(Warehouse):
 
     def _roomy(self, attempt: Callable[[], _T]) -> _T:
         """Run ``attempt``; on DuckDB's Out of Memory (the statement is rolled back: every
-        statement here commits on its own) double the cap and run it again."""
+        statement here commits on its own) grow the cap by half and run it again."""
         while True:
             seen = self._memory_mb
             try:
@@ -237,7 +237,9 @@ class DuckDBWarehouse(Warehouse):
             if self._memory_mb is None or self._memory_mb >= _MAX_MEMORY_MB:
                 return False
             if self._memory_mb == seen:
-                grown = min(2 * self._memory_mb, _MAX_MEMORY_MB)
+                # By half, not double: a statement that just missed (a 50-date publish beside
+                # a context query) gets 96 MiB, not 128 — the process's peak follows the cap.
+                grown = min(self._memory_mb + self._memory_mb // 2, _MAX_MEMORY_MB)
                 log.event(
                     "WARNING",
                     f"DuckDB needed more than {self._memory_mb} MiB for a statement: memory cap "

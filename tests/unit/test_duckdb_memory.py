@@ -69,7 +69,8 @@ def test_a_table_larger_than_the_cap_is_written_and_read(tmp_path: Path) -> None
 
 def test_a_statement_needing_more_than_the_cap_gets_it(tmp_path: Path) -> None:
     """A hash aggregate of 4M distinct keys fails under 64 MiB (DuckDB rolls it back); the cap
-    doubles until it fits and the statement runs again: the answer, not an error."""
+    grows by half (64 → 96 → 144 …) until it fits and the statement runs again: the answer, not
+    an error."""
     from shared.warehouse import Sql
 
     wh = DuckDBWarehouse(Settings(), str(tmp_path / "wh.duckdb"))
@@ -78,7 +79,7 @@ def test_a_statement_needing_more_than_the_cap_gets_it(tmp_path: Path) -> None:
         distinct = Sql("test.distinct", "SELECT count(DISTINCT k) AS n FROM big", {})
         assert wh.query(distinct) == [{"n": 4_000_000}]
         assert wh._memory_mb is not None
-        assert wh._memory_mb > 64
+        assert wh._memory_mb in {96, 144, 216, 324, 486}
         assert _limit(wh) == f"{wh._memory_mb}.0 MiB"
     finally:
         wh.close()
