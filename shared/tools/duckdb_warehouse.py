@@ -200,8 +200,8 @@ class DuckDBWarehouse(Warehouse):
         # Without a cap DuckDB keeps up to 80 % of the RAM in cached blocks and writes not yet
         # checkpointed; with it, it evicts to the file or spills to ``<file>.tmp`` (64 MiB keeps
         # a five-season backfill under 400 MiB). A statement that needs more (a large chunk's
-        # publish) fails with Out of Memory and is rolled back; the cap then grows by half and it runs
-        # again (_roomy). Only a file can evict: an in-memory database keeps DuckDB's default.
+        # publish) fails with Out of Memory and is rolled back; the cap then grows by half and it
+        # runs again (_roomy). Only a file can evict: an in-memory database keeps DuckDB's default.
         self._memory_mb: int | None = None
         self._memory_lock = threading.Lock()
         if path != ":memory:":
