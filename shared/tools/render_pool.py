@@ -44,6 +44,7 @@ MIN_POOLED_ROWS = 1000
 MAX_POOL_FAILURES = 3
 _MAX_AUTO_PROCESSES = 4
 _STOP_TIMEOUT_S = 5.0
+_WAKE_UPS = 64  # more than any number of callers (bus workers) waiting at close
 # What a worker runs (after the interpreter).
 WORKER_ARGS = ("-m", "shared.tools.render_worker")
 
@@ -149,7 +150,8 @@ class ProcessPoolRenderer:
 
     def _take(self, block: bool) -> _Worker | None:
         """An idle worker, a new one while under ``processes``, else (``block``) the next one
-        freed; None when not blocking and none is free."""
+        freed; None when not blocking and none is free, when the renderer is closed, or when a
+        worker cannot be started (the caller then renders in process)."""
         while True:
             while True:  # idle workers first, skipping retired ones and wake-ups
                 try:
@@ -160,11 +162,20 @@ class ProcessPoolRenderer:
                     return idle
             with self._lock:
                 if self._closed:
-                    raise RuntimeError("the render pool is closed")
+                    return None
                 if len(self._workers) < self.processes:
-                    worker = _Worker()
-                    self._workers.append(worker)
-                    return worker
+                    try:
+                        worker = _Worker()
+                    except OSError as exc:  # e.g. no more processes allowed
+                        failure: WorkerFailed | None = WorkerFailed(f"cannot start ({exc})")
+                    else:
+                        self._workers.append(worker)
+                        return worker
+                else:
+                    failure = None
+            if failure is not None:
+                self._failed(failure)
+                return None
             if not block:
                 return None
             # Wait for a worker to be freed, or retired (a wake-up: a slot to start one in).
@@ -227,9 +238,9 @@ class ProcessPoolRenderer:
         try:
             for index, part in enumerate(parts):
                 worker = self._take(block=not held)
-                if worker is None:
+                if worker is None and held:  # none free: reuse this call's oldest
                     worker = collect()
-                if worker is None:  # failed: this part too renders below, in process
+                if worker is None:  # closed, failed: this part renders below, in process
                     continue
                 try:
                     worker.send(part)
@@ -258,8 +269,6 @@ class ProcessPoolRenderer:
     def start(self) -> None:
         """Start every worker now (they import while the caller plans and queries), instead of
         on the first large chunk. A closed renderer starts nothing."""
-        if self._closed:
-            return
         taken: list[_Worker] = []
         while (worker := self._take(block=False)) is not None:
             taken.append(worker)
@@ -283,6 +292,8 @@ class ProcessPoolRenderer:
             workers, self._workers, self._closed = self._workers, [], True
             for worker in workers:
                 self._peak_rss = max(self._peak_rss, worker.peak_rss())
+        for _ in range(_WAKE_UPS):  # callers waiting for a worker render in process instead
+            self._idle.put(None)
         for worker in workers:
             worker.stop()
 

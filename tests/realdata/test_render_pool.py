@@ -93,8 +93,8 @@ def test_a_dead_worker_falls_back_in_process_then_a_fresh_one(
     renderer.close()  # idempotent
     closed = ProcessPoolRenderer(2)
     closed.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        closed(jobs)
+    assert [r.rows for r in closed(jobs)] == expected  # in process, no worker started
+    assert closed._workers == []
 
 
 def test_warm_starts_every_worker_before_the_first_chunk(real_app: App) -> None:
@@ -113,6 +113,41 @@ def test_warm_starts_every_worker_before_the_first_chunk(real_app: App) -> None:
     render_pool.warm(real_app)  # closed: nothing to start, no error
     real_app.renderer = render
     render_pool.warm(real_app)  # in process: nothing to start
+
+
+def test_a_caller_waiting_for_a_worker_at_close_renders_in_process(real_app: App) -> None:
+    """Close while a caller waits for a worker (both held by another caller): it is woken and
+    renders in process — no hang, no error."""
+    jobs = _jobs(real_app)
+    expected = [r.rows for r in render(jobs)]
+    renderer = ProcessPoolRenderer(2)
+    held = [renderer._take(block=False), renderer._take(block=False)]  # another caller's
+    assert all(w is not None for w in held)
+    got: list[list[dict[str, object]]] = []
+    caller = threading.Thread(target=lambda: got.extend(r.rows for r in renderer(jobs)))
+    caller.start()
+    caller.join(timeout=0.5)
+    assert caller.is_alive()  # waiting for a free worker
+    renderer.close()
+    caller.join(timeout=30)
+    assert not caller.is_alive()
+    assert got == expected
+
+
+def test_a_worker_that_cannot_start_renders_in_process(
+    real_app: App, logs: JsonLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_worker: object) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    jobs = _jobs(real_app)
+    monkeypatch.setattr(render_pool._Worker, "__init__", refuse)
+    renderer = ProcessPoolRenderer(2)
+    try:
+        assert [r.rows for r in renderer(jobs)] == [r.rows for r in render(jobs)]
+        assert logs.find("WARNING", "cannot start (Resource temporarily unavailable)")
+    finally:
+        renderer.close()
 
 
 def test_workers_exit_when_their_parent_goes(real_app: App) -> None:
