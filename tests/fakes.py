@@ -67,6 +67,9 @@ class DelegatingWarehouse(Warehouse):
     def drop_staging(self, qualified: str) -> None:
         self.inner.drop_staging(qualified)
 
+    def release_staging(self, name: str, *, keep: bool) -> None:
+        self.inner.release_staging(name, keep=keep)
+
     def copy_rows_to_new_table(
         self,
         sql: Sql,

@@ -11,7 +11,7 @@ own state.
 
 from __future__ import annotations
 
-from shared.rules.statuses import FINAL_OK
+from shared.rules.statuses import CHECKPOINTED, FINAL_OK
 from shared.warehouse.base import Sql
 
 COLUMNS = (
@@ -201,6 +201,22 @@ QUALIFY ROW_NUMBER() OVER (
 ORDER BY game_date
 """,
     {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING", "calculation_version": "STRING"},
+)
+
+# This run's latest checkpointed step of every date in a range, whatever came after it (a
+# duplicate delivery that finds its chunk already published restates these).
+_CHECKPOINTED = ", ".join(f"'{status}'" for status in CHECKPOINTED)
+PUBLISHED_BY_RUN = Sql(
+    "ledger.published_by_run",
+    f"""
+SELECT *
+FROM {{backfill_ledger}}
+WHERE game_date BETWEEN @start_date AND @end_date AND run_id = @run_id
+  AND status IN ({_CHECKPOINTED})
+QUALIFY ROW_NUMBER() OVER (PARTITION BY game_date ORDER BY {STATE_ORDER}) = 1
+ORDER BY game_date
+""",
+    {"start_date": "DATE", "end_date": "DATE", "run_id": "STRING"},
 )
 
 # The state of every date of one run (pcf status --run).

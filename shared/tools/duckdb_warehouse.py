@@ -20,7 +20,7 @@ import sqlglot
 from typing_extensions import override
 
 from shared import log
-from shared.config import Settings
+from shared.config import Settings, validate_identifier
 from shared.warehouse.base import (
     Row,
     Rows,
@@ -63,6 +63,9 @@ _FETCH_ROWS = 2048
 _MAX_MEMORY_MB = 1 << 20
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NUMERIC_CAST = re.compile(r"\bAS DECIMAL\)")
+# The in-memory database that holds a file warehouse's staging tables until validate_coverage
+# releases them (attached to the file's instance, so every connection of it sees them).
+HELD_CATALOG = "pcf_held_staging"
 
 
 @lru_cache(maxsize=512)
@@ -212,6 +215,20 @@ class DuckDBWarehouse(Warehouse):
             pa.set_memory_pool(pa.system_memory_pool())
         self._local = threading.local()
         self._staging_seq = 0
+        # Staging tables (names) held in HELD_CATALOG rather than in the file: a chunk's staged
+        # rows are read three times within seconds (audit, publish, verify) and then not needed
+        # once published, so writing them to the file (its WAL, then a checkpoint) was a third
+        # of the DuckDB work of a backfill. release_staging drops a published chunk's table and
+        # copies any other into the file (kept for inspection, as BigQuery keeps it until it
+        # expires); close copies what was never released. Only a crash loses staged rows —
+        # their dates stay `written` and show as `stalled` for `--rerun failed`, as after any
+        # crash before the publish.
+        self._held: set[str] = set()
+        if path != ":memory:":
+            self._root.execute(f"ATTACH ':memory:' AS {HELD_CATALOG}")
+            self._root.execute(
+                f"CREATE SCHEMA {HELD_CATALOG}.{validate_identifier(settings.dataset_staging)}"
+            )
         # One mutating statement at a time, as BigQuery serializes DML on a table: without it
         # two concurrent MERGEs of the same empty partition both insert (duplicate rows).
         self._write_lock = threading.RLock()
@@ -258,7 +275,10 @@ class DuckDBWarehouse(Warehouse):
         return con
 
     def qualify(self, dataset: str, table: str) -> str:
-        """``dataset.table`` — DuckDB schemas stand in for datasets."""
+        """``dataset.table`` — DuckDB schemas stand in for datasets (a staging table held in
+        memory: ``{HELD_CATALOG}.dataset.table``)."""
+        if table in self._held and dataset == self.settings.dataset_staging:
+            return f"{HELD_CATALOG}.{dataset}.{table}"
         return f"{dataset}.{table}"
 
     def statement(self, sql: Sql, idents: Mapping[str, str] | None = None) -> str:
@@ -381,11 +401,16 @@ class DuckDBWarehouse(Warehouse):
         return name
 
     def write_staging_table(self, like: str, name: str, rows: Rows) -> str:
-        """CREATE OR REPLACE a real table in the staging schema (it outlives this connection,
-        so another worker or process can audit it; DuckDB has no expiration)."""
+        """CREATE OR REPLACE a table in the staging schema (every connection and worker thread
+        of this process sees it). A file warehouse holds it in memory until ``release_staging``
+        (or close) and drops an older copy of the same name from the file first: the new rows
+        replace it, as on BigQuery."""
         schema = get_schema(like)
         data = to_arrow(schema, rows)
-        target = self.dataset_table("staging", name)
+        dataset = self.settings.dataset_staging
+        in_file = f"{dataset}.{validate_identifier(name, 'table name')}"
+        held = self.path != ":memory:"
+        target = f"{HELD_CATALOG}.{in_file}" if held else in_file
         con = self._con()
         view = f"_pcf_load_{threading.get_ident()}"
         # Identifiers come from the schema registry and a validated name, never from input.
@@ -395,7 +420,12 @@ class DuckDBWarehouse(Warehouse):
         con.register(view, data)
         try:
             with self._write_lock:
+                if held:  # a statement writes one database: the file's copy goes first
+                    con.execute(f"DROP TABLE IF EXISTS {in_file}")
                 self._roomy(lambda: con.execute(ctas))
+                if held:
+                    with self._lock:
+                        self._held.add(name)
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"staging {name} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:
@@ -403,6 +433,28 @@ class DuckDBWarehouse(Warehouse):
         finally:
             con.unregister(view)
         return target
+
+    @override
+    def release_staging(self, name: str, *, keep: bool) -> None:
+        """Drop a held staging table whose rows are all published; copy one with unpublished
+        dates into the file (kept for inspection: DuckDB has no expiration). One statement."""
+        with self._lock:
+            if name not in self._held:
+                return  # in the file already (or never staged here): nothing to do
+        in_file = f"{self.settings.dataset_staging}.{validate_identifier(name, 'table name')}"
+        con = self._con()
+        self._count()
+        try:
+            with self._write_lock:
+                if keep:
+                    source = f"{HELD_CATALOG}.{in_file}"
+                    copy = f"CREATE OR REPLACE TABLE {in_file} AS SELECT * FROM {source}"  # noqa: S608
+                    self._roomy(lambda: con.execute(copy))
+                with self._lock:
+                    self._held.discard(name)
+                con.execute(f"DROP TABLE IF EXISTS {HELD_CATALOG}.{in_file}")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"releasing staging {name} failed on DuckDB: {exc}") from exc
 
     def drop_staging(self, qualified: str) -> None:
         """Unregister a staged view (no round trip: it is connection-local)."""
@@ -427,7 +479,11 @@ class DuckDBWarehouse(Warehouse):
         return target
 
     def table_exists(self, dataset_key: str, name: str) -> bool:
-        """Whether ``dataset.name`` exists."""
+        """Whether ``dataset.name`` exists (a staging table held in memory does)."""
+        if dataset_key == "staging":
+            with self._lock:
+                if name in self._held:
+                    return True
         self._count()
         row = (
             self._con()
@@ -458,5 +514,13 @@ class DuckDBWarehouse(Warehouse):
         return made
 
     def close(self) -> None:
-        """Close the database file."""
+        """Copy staging tables never released into the file (kept, as after a block), then
+        close the database file."""
+        with self._lock:
+            held = sorted(self._held)
+        for name in held:
+            try:
+                self.release_staging(name, keep=True)
+            except WarehouseError as exc:  # closing anyway: say what could not be kept
+                log.event("WARNING", f"staged rows of {name} not kept: {exc}", staging_table=name)
         self._root.close()

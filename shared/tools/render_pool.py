@@ -7,10 +7,14 @@ parts with the very same function, so every row is the one the in-process render
 
 - Small jobs (a single date, a test's few rows) render in the calling process: shipping them
   to a worker costs more than rendering them.
-- Workers are plain child processes (``python -m shared.tools.render_worker``) fed through
-  their stdin: nothing of the caller is re-imported or forked (the caller holds DuckDB
+- Workers are plain child processes (``python -P .../shared/tools/render_worker.py``) fed
+  through their stdin: nothing of the caller is re-imported or forked (the caller holds DuckDB
   threads), a worker whose parent goes away sees its stdin end and exits, and workers ignore
-  Ctrl-C, which the CLI handles in the parent.
+  Ctrl-C, which the CLI handles in the parent. The file runs as a script, not as
+  ``-m shared.tools.render_worker``: importing the ``shared.tools`` package registers the local
+  backends, which imports the runtime's messages and settings (pydantic) — 0.4 s of CPU and
+  ~35 MiB per worker that rendering never uses, and that start-up ran on the same two cores as
+  the backfill's first chunk.
 - Several callers (bus workers) share the workers without deadlock: a caller waits for a free
   worker only while it holds none; otherwise it reuses its own.
 - A worker that dies (killed, out of memory) or fails: its part is rendered in process, with
@@ -45,8 +49,9 @@ MAX_POOL_FAILURES = 3
 _MAX_AUTO_PROCESSES = 4
 _STOP_TIMEOUT_S = 5.0
 _WAKE_UPS = 64  # more than any number of callers (bus workers) waiting at close
-# What a worker runs (after the interpreter).
-WORKER_ARGS = ("-m", "shared.tools.render_worker")
+# What a worker runs (after the interpreter): the worker module as a script; -P keeps its folder
+# (shared/tools) off sys.path, where its modules would shadow top-level names.
+WORKER_ARGS = ("-P", str(Path(__file__).with_name("render_worker.py")))
 
 
 def processes_for(settings: Settings) -> int:

@@ -1,4 +1,4 @@
-"""A row-rendering worker process (``python -m shared.tools.render_worker``; local tools only).
+"""A row-rendering worker process (``python -P shared/tools/render_worker.py``; local tools only).
 
 It reads render jobs from stdin and writes what ``shared.rules.render.render`` makes of them to
 stdout, one frame per request: an 8-byte big-endian length, then a pickle. A reply is
@@ -17,6 +17,8 @@ import sys
 import time
 from typing import IO, Any
 
+# Run as a script (see render_pool.WORKER_ARGS), this imports shared.rules and nothing of
+# shared.tools: the package's __init__ would load the runtime's messages and settings.
 from shared.rules.render import render
 
 _LENGTH = struct.Struct(">Q")

@@ -20,8 +20,9 @@ from shared.errors import PermanentError, TransientError
 from shared.messages import Alert, ValidateCoverage, WrittenDate
 from shared.rules import CoverageVerdict, coverage_verdict
 from shared.rules.planning import staging_table_name
-from shared.rules.statuses import SUPERSEDED
+from shared.rules.statuses import CHECKPOINTED, SUPERSEDED
 from shared.sql import coverage as sql
+from shared.sql import ledger as ledger_sql
 from shared.usecases import ledger
 from shared.usecases.ledger import LedgerUpdate
 from shared.warehouse import WarehouseError
@@ -154,6 +155,8 @@ def validate_coverage(app: App, msg: ValidateCoverage, delivery: Delivery) -> Co
             for day in dates
         }
     except Exception as exc:
+        if (done := _published_before(app, msg, delivery, dates, staging, exc)) is not None:
+            return done
         # Fail-safe: an error while validating is never a silent pass.
         _record_failure(app, msg, delivery, exc, dispatched_at, dates)
         if isinstance(exc, TransientError):
@@ -195,6 +198,8 @@ def validate_coverage(app: App, msg: ValidateCoverage, delivery: Delivery) -> Co
         try:
             outcomes = publish(app, _params(msg, passing, dispatched_at), staging)
         except Exception as exc:
+            if (done := _published_before(app, msg, delivery, dates, staging, exc)) is not None:
+                return done
             _record_failure(
                 app, msg, delivery, exc, dispatched_at, passing, "publish_failed", out.updates
             )
@@ -211,12 +216,102 @@ def validate_coverage(app: App, msg: ValidateCoverage, delivery: Delivery) -> Co
     ledger.record_many(app.warehouse, sorted(out.updates, key=lambda u: u.game_date))
     for alert in out.alerts:
         app.alert(alert)
+    # Last, once the verdicts are recorded (a retry before this point still finds the rows).
+    _release(app, staging, all(out.results[d].status in CHECKPOINTED for d in dates))
     foreign = [out.results[d].message for d in dates if seen[d].foreign_rows]
     if foreign:
         # Recorded (failed + alert) above; acknowledged as permanent, never retried.
         raise NotStaged("; ".join(foreign))
     chunk = tuple(out.results[day] for day in dates)
     return replace(chunk[0], chunk=chunk)
+
+
+def _published_before(
+    app: App,
+    msg: ValidateCoverage,
+    delivery: Delivery,
+    dates: list[date],
+    staging: str,
+    exc: Exception,
+) -> CoverageResult | None:
+    """The verdicts already recorded when ``exc`` only means another copy of this chunk's
+    messages got there first: the embedded warehouse frees a chunk's staging table once every
+    date is published (BigQuery's expires after a day), so a duplicate delivery can find it
+    gone. That copy recorded each date's checkpoint before freeing the table; a duplicate
+    ``process_date`` may have recorded ``written`` after it, so the checkpoint is restated (one
+    ledger step) when it is not the state. The live rows are not touched. None for any other
+    failure — staged rows lost in a crash, a date this run never published — which the caller
+    records as before."""
+    if not isinstance(exc, NotStaged | WarehouseError):
+        return None
+    wh = app.warehouse
+    try:
+        if wh.table_exists("staging", staging):
+            return None
+        params = {"start_date": min(dates), "end_date": max(dates), "run_id": msg.run_id}
+        done = {r["game_date"]: r for r in wh.query(ledger_sql.PUBLISHED_BY_RUN, params)}
+        if any(day not in done for day in dates):
+            return None
+        states = ledger.latest_by_date(wh, min(dates), max(dates), run_id=msg.run_id)
+        restate = [
+            LedgerUpdate(
+                run_id=msg.run_id,
+                game_date=day,
+                status=str(done[day]["status"]),
+                expected_players=done[day]["expected_players"],
+                upcg_players=done[day]["upcg_players"],
+                actual_players=done[day]["actual_players"],
+                coverage_pct=_pct(done[day]["coverage_pct"]),
+                data_source=done[day]["data_source"],
+                forced=done[day]["forced"],
+                force_reason=done[day]["force_reason"],
+                missing_players=done[day]["missing_players"],
+                last_message_id=delivery.message_id,
+                dispatched_at=done[day]["dispatched_at"],
+                staging_table=staging,
+            )
+            for day in dates
+            if states.get(day, {}).get("status") not in CHECKPOINTED
+        ]
+        ledger.record_many(wh, restate)
+    except WarehouseError:
+        return None
+    chunk = tuple(
+        CoverageResult(
+            status=str(done[day]["status"]),
+            actual_players=done[day]["actual_players"],
+            expected_players=done[day]["expected_players"],
+            coverage_pct=_pct(done[day]["coverage_pct"]),
+            message=f"{day} was already published by run {msg.run_id} (a duplicate delivery; "
+            "the live rows were not touched)",
+            published=True,
+            reason="duplicate_delivery",
+            game_date=day,
+        )
+        for day in dates
+    )
+    log.event(
+        "INFO",
+        f"{_days(dates)} already published by run {msg.run_id}: a duplicate delivery, the live "
+        f"rows were not touched ({len(restate)} checkpoints restated)",
+        status="duplicate_delivery",
+        staging_table=staging,
+    )
+    return replace(chunk[0], chunk=chunk)
+
+
+def _pct(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _release(app: App, staging: str, published: bool) -> None:
+    """Tell the warehouse the chunk's staging table is done with: free it when every date was
+    published, keep it otherwise (for inspection). Housekeeping: a failure is a WARNING, never
+    a change of the verdicts already recorded."""
+    try:
+        app.warehouse.release_staging(staging, keep=not published)
+    except WarehouseError as exc:
+        log.event("WARNING", f"staging table {staging} not released: {exc}", staging_table=staging)
 
 
 def _decide(

@@ -116,6 +116,13 @@ class Warehouse(ABC):
         """Drop a staging table made by ``stage_rows`` (missing is fine)."""
 
     @abstractmethod
+    def release_staging(self, name: str, *, keep: bool) -> None:
+        """``validate_coverage`` is done with staging table ``name`` (made by
+        ``write_staging_table``): ``keep`` False when every date it holds was published (its rows
+        are live now), True when some were not (blocked, failed, superseded: the staged rows stay
+        until expiry for inspection)."""
+
+    @abstractmethod
     def copy_rows_to_new_table(
         self,
         sql: Sql,

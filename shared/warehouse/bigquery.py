@@ -258,6 +258,10 @@ class BigQueryWarehouse(Warehouse):
         with self._call("delete_table", qualified.strip("`")):
             self.client.delete_table(qualified.strip("`"), not_found_ok=True)
 
+    def release_staging(self, name: str, *, keep: bool) -> None:
+        """Nothing to do: the staging dataset's expiration (a day) removes the table either way,
+        and a late duplicate delivery can still audit it meanwhile."""
+
     def copy_rows_to_new_table(
         self,
         sql: Sql,
