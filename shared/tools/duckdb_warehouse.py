@@ -403,8 +403,8 @@ class DuckDBWarehouse(Warehouse):
     def write_staging_table(self, like: str, name: str, rows: Rows) -> str:
         """CREATE OR REPLACE a table in the staging schema (every connection and worker thread
         of this process sees it). A file warehouse holds it in memory until ``release_staging``
-        (or close) and drops an older copy of the same name from the file first: the new rows
-        replace it, as on BigQuery."""
+        (or close) and then drops an older copy of the same name from the file: the new rows
+        replace it, as on BigQuery (a statement writes one database, hence two)."""
         schema = get_schema(like)
         data = to_arrow(schema, rows)
         dataset = self.settings.dataset_staging
@@ -420,12 +420,11 @@ class DuckDBWarehouse(Warehouse):
         con.register(view, data)
         try:
             with self._write_lock:
-                if held:  # a statement writes one database: the file's copy goes first
-                    con.execute(f"DROP TABLE IF EXISTS {in_file}")
                 self._roomy(lambda: con.execute(ctas))
-                if held:
-                    with self._lock:
+                if held:  # from now on the name means the held table; an older copy in the
+                    with self._lock:  # file (kept from an earlier attempt) is replaced by it
                         self._held.add(name)
+                    con.execute(f"DROP TABLE IF EXISTS {in_file}")
         except duckdb.TransactionException as exc:
             raise TransientWarehouseError(f"staging {name} conflicted on DuckDB: {exc}") from exc
         except duckdb.Error as exc:

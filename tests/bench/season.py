@@ -479,9 +479,9 @@ def throughput_report(
         f"{floor['compute_seconds']:.2f} s)"
     )
     print(
-        f"  ratio project/floor {ratio:6.1f}x wall   (median of {len(runs)} pairs, each backfill "
+        f"  ratio project/floor {ratio:6.2f}x wall  (median of {len(runs)} pairs, each backfill "
         f"and a floor run right after it; target <= {FLOOR_RATIO:g}x)"
-        + check(ratio <= FLOOR_RATIO, f"project/floor {ratio:.1f}x")
+        + check(ratio <= FLOOR_RATIO, f"project/floor {ratio:.2f}x")
     )
     print(
         f"  floor rows = project rows on the numeric columns: {floor['mismatches']} mismatches "
