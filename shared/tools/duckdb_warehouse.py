@@ -21,6 +21,7 @@ from typing_extensions import override
 
 from shared import log
 from shared.config import Settings, validate_identifier
+from shared.rules.render import RowColumns
 from shared.warehouse.base import (
     Row,
     Rows,
@@ -142,7 +143,31 @@ def records_to_arrow(schema: TableSchema, rows: Sequence[Mapping[str, Any]]) -> 
         table = pa.Table.from_pylist(rows, schema=target)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return None
-    # The frame path reads NaN as NULL (pandas' missing value); so does this one.
+    return _nan_as_null(table, target)
+
+
+def columns_to_arrow(schema: TableSchema, rows: RowColumns) -> pa.Table | None:
+    """Rows kept by column straight to Arrow, one array per column (the values converted as
+    ``records_to_arrow`` converts them); None when a value needs the lenient frame path."""
+    extra = sorted(set(rows.columns) - set(schema.column_names))
+    if extra:
+        raise WarehouseError(f"columns {extra} are not in table {schema.name}")
+    target = _arrow_schema_of(schema.name)
+    try:
+        arrays = [
+            pa.array(rows.columns[f.name], type=f.type)
+            if f.name in rows.columns
+            else pa.nulls(len(rows), f.type)
+            for f in target
+        ]
+        table = pa.Table.from_arrays(arrays, schema=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return None
+    return _nan_as_null(table, target)
+
+
+def _nan_as_null(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """The frame path reads NaN as NULL (pandas' missing value); so do the Arrow paths."""
     for i, f in enumerate(target):
         if pa.types.is_floating(f.type):
             col = table.column(i)
@@ -154,6 +179,11 @@ def records_to_arrow(schema: TableSchema, rows: Sequence[Mapping[str, Any]]) -> 
 
 def to_arrow(schema: TableSchema, rows: Rows) -> pa.Table:
     """Rows as an Arrow table with the schema's columns and types."""
+    if isinstance(rows, RowColumns):
+        table = columns_to_arrow(schema, rows)
+        if table is not None:
+            return table
+        rows = list(rows)
     if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
         table = records_to_arrow(schema, rows)
         if table is not None:

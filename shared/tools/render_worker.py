@@ -19,7 +19,7 @@ from typing import IO, Any
 
 # Run as a script (see render_pool.WORKER_ARGS), this imports shared.rules and nothing of
 # shared.tools: the package's __init__ would load the runtime's messages and settings.
-from shared.rules.render import render
+from shared.rules.render import Rendered, RowColumns, render
 
 _LENGTH = struct.Struct(">Q")
 
@@ -43,14 +43,20 @@ def write_frame(stream: IO[bytes], payload: bytes) -> None:
     stream.flush()
 
 
+def by_column(rendered: Rendered) -> Rendered:
+    """The rows as RowColumns (the same rows: far cheaper for the parent to load)."""
+    columns = RowColumns.of(rendered.rows)
+    return rendered if columns is None else Rendered(columns, rendered.rejected)
+
+
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """Answer requests until stdin ends."""
     while (payload := read_frame(stdin)) is not None:
         started = time.process_time()
         reply: tuple[Any, ...]
         try:
-            rendered = render(pickle.loads(payload))  # only our parent writes here
-            reply = ("ok", rendered, time.process_time() - started)
+            rendered = [by_column(r) for r in render(pickle.loads(payload))]  # only our parent
+            reply = ("ok", rendered, time.process_time() - started)  # writes to our stdin
         except Exception as exc:  # reported to the parent, which renders itself
             reply = ("error", f"{type(exc).__name__}: {exc}")
         write_frame(stdout, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))

@@ -13,7 +13,7 @@ from shared.errors import PermanentError
 from shared.messages import ProcessDate, ValidateCoverage, WrittenDate
 from shared.rules import SourceDecision, decide_source
 from shared.rules.planning import DatePlan, staging_table_name
-from shared.rules.render import RenderJob
+from shared.rules.render import RenderedRows, RenderJob, join, stamp
 from shared.sql import processing as sql
 from shared.usecases import ledger
 from shared.usecases.ledger import LedgerUpdate
@@ -196,15 +196,14 @@ def _process(
         for day, item in staged.items()
     ]
     processed_at = app.clock()
-    all_rows: list[dict[str, Any]] = []
+    blocks: list[RenderedRows] = []
     for job, rendered in zip(jobs, app.renderer(jobs), strict=True):
         item = staged[job.game_date]
         item.rows, item.rejected = len(rendered.rows), rendered.rejected
-        for row in rendered.rows:
-            row["run_id"] = msg.run_id
-            row["processed_at"] = processed_at
-        all_rows.extend(rendered.rows)
+        blocks.append(stamp(rendered.rows, run_id=msg.run_id, processed_at=processed_at))
     del jobs  # a chunk's contexts are not held while its rows are written
+    all_rows = join(blocks)
+    del blocks
     # WRITE only: the rows go to this run's own staging table (one per chunk); the live
     # partitions are untouched until validate_coverage has audited them (RULES §4).
     written = sorted(staged)

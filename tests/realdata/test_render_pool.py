@@ -12,7 +12,7 @@ import pytest
 
 from shared.app import App
 from shared.config import Settings
-from shared.rules.render import RenderJob, render
+from shared.rules.render import RenderedRows, RenderJob, RowColumns, render
 from shared.tools import render_pool
 from shared.tools.render_pool import ProcessPoolRenderer, split
 from shared.usecases.process_date import load_contexts
@@ -45,7 +45,9 @@ def test_pool_renders_every_row_of_a_chunk_exactly_as_in_process(real_app: App) 
     finally:
         renderer.close()
     local = render(jobs)
-    assert [r.rows for r in pooled] == [r.rows for r in local]
+    # Back by column (cheap to load), the very rows rendered in process, in order.
+    assert all(isinstance(r.rows, RowColumns) for r in pooled)
+    assert [list(r.rows) for r in pooled] == [r.rows for r in local]
     assert [r.rejected for r in pooled] == [r.rejected for r in local]
     assert sum(len(r.rows) for r in pooled) == 4699
 
@@ -123,7 +125,7 @@ def test_a_caller_waiting_for_a_worker_at_close_renders_in_process(real_app: App
     renderer = ProcessPoolRenderer(2)
     held = [renderer._take(block=False), renderer._take(block=False)]  # another caller's
     assert all(w is not None for w in held)
-    got: list[list[dict[str, object]]] = []
+    got: list[RenderedRows] = []
     caller = threading.Thread(target=lambda: got.extend(r.rows for r in renderer(jobs)))
     caller.start()
     caller.join(timeout=0.5)
@@ -197,7 +199,7 @@ def test_concurrent_callers_share_the_workers(real_app: App) -> None:
     halves = [jobs[:14], jobs[14:]]
     expected = [[r.rows for r in render(h)] for h in halves]
     renderer = ProcessPoolRenderer(2, min_rows=100)
-    got: dict[int, list[list[dict[str, object]]]] = {}
+    got: dict[int, list[RenderedRows]] = {}
 
     def call(i: int) -> None:
         got[i] = [r.rows for r in renderer(halves[i % 2])]
