@@ -120,12 +120,14 @@ def stamp(rows: RenderedRows, **values: Any) -> RenderedRows:
 
 
 def join(blocks: Sequence[RenderedRows]) -> RenderedRows:
-    """Every block's rows in order: by column when every block is, else as row dicts."""
-    if blocks and all(isinstance(b, RowColumns) for b in blocks):
-        joined = RowColumns.join(blocks)  # type: ignore[arg-type]
+    """Every block's rows in order: by column when every non-empty block is (a date without
+    rows has nothing to say about columns), else as row dicts."""
+    filled = [block for block in blocks if len(block)]
+    if filled and all(isinstance(b, RowColumns) for b in filled):
+        joined = RowColumns.join(filled)  # type: ignore[arg-type]
         if joined is not None:
             return joined
-    return [row for block in blocks for row in block]
+    return [row for block in filled for row in block]
 
 
 RowRenderer = Callable[[Sequence[RenderJob]], list[Rendered]]

@@ -64,6 +64,10 @@ def test_stamp_and_join_give_the_same_rows_either_way() -> None:
     assert len(joined) == 4
     assert [r["run_id"] for r in joined] == ["r1"] * 4
     assert [r["player_lookup"] for r in joined] == [r["player_lookup"] for r in by_row]
+    # A date without rows (every player rejected) does not turn the chunk into row dicts.
+    assert isinstance(join([first, [], second]), RowColumns)
+    assert join([first, [], second]) == list(joined)
+    assert join([[], []]) == []
     # Blocks of other columns (a part rendered in process, say) join as row dicts.
     mixed = join([first, rows()])
     assert isinstance(mixed, list)
