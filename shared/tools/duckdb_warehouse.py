@@ -437,8 +437,7 @@ class DuckDBWarehouse(Warehouse):
         replace it, as on BigQuery (a statement writes one database, hence two)."""
         schema = get_schema(like)
         data = to_arrow(schema, rows)
-        dataset = self.settings.dataset_staging
-        in_file = f"{dataset}.{validate_identifier(name, 'table name')}"
+        in_file = self._staging_in_file(name)
         held = self.path != ":memory:"
         target = f"{HELD_CATALOG}.{in_file}" if held else in_file
         con = self._con()
@@ -463,6 +462,10 @@ class DuckDBWarehouse(Warehouse):
             con.unregister(view)
         return target
 
+    def _staging_in_file(self, name: str) -> str:
+        """``dataset.name`` of staging table ``name`` in the file (held or not; name validated)."""
+        return f"{self.settings.dataset_staging}.{validate_identifier(name, 'table name')}"
+
     @override
     def release_staging(self, name: str, *, keep: bool) -> None:
         """Drop a held staging table whose rows are all published; copy one with unpublished
@@ -470,7 +473,7 @@ class DuckDBWarehouse(Warehouse):
         with self._lock:
             if name not in self._held:
                 return  # in the file already (or never staged here): nothing to do
-        in_file = f"{self.settings.dataset_staging}.{validate_identifier(name, 'table name')}"
+        in_file = self._staging_in_file(name)
         con = self._con()
         self._count()
         try:
